@@ -1,0 +1,82 @@
+/*
+ * guc.c
+ *	  Every sigmax setting, defined in one place with its description and context.
+ */
+#include "postgres.h"
+
+#include "utils/guc.h"
+
+#include "sigmax.h"
+
+int			sigmax_trading_mode = SIGMAX_MODE_PAPER;
+char	   *sigmax_database = NULL;
+char	   *sigmax_checkpoint_key_file = NULL;
+int			sigmax_audit_max_payload_bytes = 65536;
+bool		sigmax_ledger_restore = false;
+
+static const struct config_enum_entry trading_mode_options[] = {
+	{"paper", SIGMAX_MODE_PAPER, false},
+	{"testnet", SIGMAX_MODE_TESTNET, false},
+	{"live", SIGMAX_MODE_LIVE, false},
+	{NULL, 0, false}
+};
+
+/*
+ * Define the sigmax.* settings and reserve the prefix, so that a misspelt
+ * sigmax setting is an error rather than a silently ignored placeholder.
+ */
+void
+sigmax_define_gucs(void)
+{
+	DefineCustomEnumVariable("sigmax.trading_mode",
+							 "Cluster-wide trading mode: paper, testnet or live.",
+							 "paper simulates fills inside the database; testnet and live "
+							 "reach an exchange. Only the server configuration can change it.",
+							 &sigmax_trading_mode,
+							 SIGMAX_MODE_PAPER,
+							 trading_mode_options,
+							 PGC_SIGHUP,
+							 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomStringVariable("sigmax.database",
+							   "Database the sigmax background worker connects to.",
+							   "The extension must be installed in this database for the worker to run.",
+							   &sigmax_database,
+							   "postgres",
+							   PGC_POSTMASTER,
+							   0,
+							   NULL, NULL, NULL);
+
+	DefineCustomStringVariable("sigmax.checkpoint_key_file",
+							   "Ed25519 private key (PEM) that signs ledger checkpoints.",
+							   "The file must belong to the server's user with mode 0600 or 0400; "
+							   "SQL never sees the key, only its public half.",
+							   &sigmax_checkpoint_key_file,
+							   "",
+							   PGC_SIGHUP,
+							   GUC_SUPERUSER_ONLY,
+							   NULL, NULL, NULL);
+
+	DefineCustomIntVariable("sigmax.audit_max_payload_bytes",
+							"Largest ledger payload sigmax.audit_append accepts.",
+							"The ledger keeps every entry forever: log references to large data, not the data.",
+							&sigmax_audit_max_payload_bytes,
+							65536,
+							256,
+							16 * 1024 * 1024,
+							PGC_SUSET,
+							GUC_UNIT_BYTE,
+							NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("sigmax.ledger_restore",
+							 "Accept ledger rows verbatim, as pg_restore writes them.",
+							 "Only for restoring a dump, by a superuser; sigmax.audit_verify checks the result.",
+							 &sigmax_ledger_restore,
+							 false,
+							 PGC_SUSET,
+							 0,
+							 NULL, NULL, NULL);
+
+	MarkGUCPrefixReserved("sigmax");
+}

@@ -1,0 +1,34 @@
+/*
+ * sigmax.h
+ *	  Declarations shared by the sigmax extension's C files.
+ */
+#ifndef SIGMAX_H
+#define SIGMAX_H
+
+#include "postgres.h"
+
+#ifndef SIGMAX_VERSION
+#error "SIGMAX_VERSION must be defined by the Makefile"
+#endif
+
+/* Trading modes, as in the GUC sigmax.trading_mode. */
+typedef enum SigmaxTradingMode
+{
+	SIGMAX_MODE_PAPER,
+	SIGMAX_MODE_TESTNET,
+	SIGMAX_MODE_LIVE
+} SigmaxTradingMode;
+
+/* guc.c */
+extern int	sigmax_trading_mode;
+extern char *sigmax_database;
+extern char *sigmax_checkpoint_key_file;
+extern int	sigmax_audit_max_payload_bytes;
+extern bool sigmax_ledger_restore;
+extern void sigmax_define_gucs(void);
+
+/* sigmax.c */
+extern bool sigmax_preloaded;
+extern void sigmax_require_preload(const char *feature);
+
+#endif							/* SIGMAX_H */

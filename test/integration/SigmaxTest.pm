@@ -1,0 +1,120 @@
+# SigmaxTest.pm: helpers shared by sigmax's integration tests.
+# Clusters with sigmax preloaded (PostgreSQL::Test::Cluster) and the loopback mock exchange.
+package SigmaxTest;
+
+use strict;
+use warnings;
+
+use Exporter 'import';
+use File::Basename qw(dirname);
+use File::Spec;
+use IPC::Run ();
+use Time::HiRes qw(usleep);
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+our @EXPORT = qw(sigmax_node start_mock_exchange stop_mock_exchange
+  mock_get mock_control fixture_path test_root);
+
+# Root of the test tree copy (scripts/test.sh sets SIGMAX_TEST_ROOT).
+sub test_root
+{
+	return $ENV{SIGMAX_TEST_ROOT} // File::Spec->rel2abs(dirname(__FILE__) . '/../..');
+}
+
+sub fixture_path
+{
+	my ($rel) = @_;
+	return test_root() . "/test/mock_exchange/fixtures/$rel";
+}
+
+# A new cluster with sigmax preloaded unless preload => 0; extra postgresql.conf
+# lines in conf. Started, with the extension created in database sigmax unless
+# create => 0.
+sub sigmax_node
+{
+	my ($name, %opts) = @_;
+	my $node = PostgreSQL::Test::Cluster->new($name);
+	$node->init(%{ $opts{init} // {} });
+	my $preload = $opts{preload} // 1;
+	my $key = $node->basedir . '/checkpoint.pem';
+	PostgreSQL::Test::Utils::system_or_bail('openssl', 'genpkey', '-algorithm', 'ed25519', '-out', $key);
+	chmod 0600, $key;
+	$node->append_conf('postgresql.conf',
+		($preload ? "shared_preload_libraries = 'sigmax'\n" : '')
+		  . "sigmax.database = 'sigmax'\n"
+		  . "sigmax.checkpoint_key_file = '$key'\n"
+		  . ($opts{conf} // ''));
+	$node->start;
+	if ($opts{create} // 1)
+	{
+		$node->safe_psql('postgres', 'CREATE DATABASE sigmax');
+		$node->safe_psql('sigmax', 'CREATE EXTENSION sigmax');
+	}
+	return $node;
+}
+
+# Start test/mock_exchange on a free loopback port; returns a hash with
+# port, url, handle and ca (with tls => 1).
+sub start_mock_exchange
+{
+	my (%opts) = @_;
+	my $dir = PostgreSQL::Test::Utils::tempdir();
+	my $port_file = "$dir/port";
+	my @cmd = ('/usr/bin/python3', test_root() . '/test/mock_exchange/mock_exchange.py',
+		'--port', '0', '--port-file', $port_file);
+	push @cmd, '--tls', '--cert-dir', $dir if $opts{tls};
+	my ($out, $err) = ('', '');
+	my $h = IPC::Run::start(\@cmd, '>', \$out, '2>', \$err);
+	for (1 .. 200)
+	{
+		last if -s $port_file;
+		usleep(50_000);
+	}
+	die "mock exchange did not start: $err" unless -s $port_file;
+	my $port = PostgreSQL::Test::Utils::slurp_file($port_file);
+	chomp $port;
+	my $scheme = $opts{tls} ? 'https' : 'http';
+	return {
+		port => $port,
+		url => "$scheme://127.0.0.1:$port",
+		handle => $h,
+		ca => $opts{tls} ? "$dir/ca.pem" : undef,
+		stderr => \$err,
+	};
+}
+
+sub stop_mock_exchange
+{
+	my ($mock) = @_;
+	$mock->{handle}->signal('TERM');
+	$mock->{handle}->finish;
+	return;
+}
+
+# GET a path from the mock exchange with the curl command line (real libcurl);
+# returns (HTTP status, body).
+sub mock_get
+{
+	my ($mock, $path, @curl_opts) = @_;
+	push @curl_opts, '--cacert', $mock->{ca} if $mock->{ca};
+	my ($body, $err) = ('', '');
+	IPC::Run::run([ 'curl', '-sS', '--max-time', '10', '-w', '\n%{http_code}',
+			@curl_opts, $mock->{url} . $path ],
+		'>', \$body, '2>', \$err);
+	$body =~ s/\n(\d{3})\z//;
+	return ($1 // 0, $body, $err);
+}
+
+# Call the mock exchange's control API: method, path under /__mock/, optional JSON body.
+sub mock_control
+{
+	my ($mock, $method, $what, $json) = @_;
+	my @data = defined $json ? ('-H', 'Content-Type: application/json', '--data', $json) : ();
+	my ($status, $body) = mock_get($mock, "/__mock/$what", '-X', $method, @data);
+	die "mock control $method $what failed: $status" unless $status =~ /^2/;
+	return $body;
+}
+
+1;
