@@ -19,7 +19,7 @@ DATA = $(wildcard sigmax--*.sql)
 
 # pg_regress suites, one per capability; run with `make installcheck`
 # against a running server (scripts/test.sh starts a throwaway one).
-REGRESS = smoke
+REGRESS = smoke ledger
 REGRESS_OPTS = --inputdir=. --dbname=contrib_regression
 
 PG_CPPFLAGS = -I$(srcdir)/src -DSIGMAX_VERSION=\"$(EXTVERSION)\"
@@ -30,11 +30,16 @@ ifdef SIGMAX_WERROR
 PG_CFLAGS += -Wall -Wextra -Werror -Wno-unused-parameter
 endif
 
-EXTRA_CLEAN = results/ regression.diffs regression.out
+EXTRA_CLEAN = results/ regression.diffs regression.out tools/sigmax-verify
 
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+
+# The standalone ledger verifier: OpenSSL only, never linked with PostgreSQL.
+all: tools/sigmax-verify
+tools/sigmax-verify: tools/sigmax-verify.c
+	$(CC) -std=c11 -O2 -Wall -Wextra -Werror -o $@ $< -lcrypto
 
 # pgTAP suites against the database named by PGDATABASE (pgtap installed there).
 .PHONY: pgtap integration test demo

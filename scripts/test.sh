@@ -49,14 +49,14 @@ mock_selftest() {
 # own clusters and so runs as the postgres user from a copy it can read.
 integration() {
 	local itest=$SIGMAX_WORK/itest pgxs
-	pgxs=$(dirname "$($PG_CONFIG --pgxs)")/..
+	pgxs=$(dirname "$(dirname "$($PG_CONFIG --pgxs)")")
 	mkdir -p "$itest"
-	cp -r "$SIGMAX_ROOT/test" "$SIGMAX_ROOT/scripts" "$itest/"
+	cp -r "$SIGMAX_ROOT/test" "$SIGMAX_ROOT/scripts" "$SIGMAX_ROOT/tools" "$itest/"
 	[ "$(id -u)" -eq 0 ] && chown -R postgres:postgres "$itest"
 	(cd "$itest" && as_pg env \
-		PATH="$PG_BINDIR:$PATH" TESTDIR="$itest" PG_REGRESS="$pgxs/src/test/regress/pg_regress" \
+		PATH="$PG_BINDIR:$PATH" TESTDIR="$itest" PG_REGRESS="$pgxs/test/regress/pg_regress" \
 		SIGMAX_PGHOST="$PGHOST" SIGMAX_PGPORT="$PGPORT" SIGMAX_TEST_ROOT="$itest" \
-		prove -I "$pgxs/src/test/perl" -I "$itest/test/integration" test/integration/t/)
+		prove -I "$pgxs/test/perl" -I "$itest/test/integration" test/integration/t/*.pl)
 }
 
 run_suite pg_regress regress

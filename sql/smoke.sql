@@ -34,7 +34,7 @@ SHOW sigmax.trading_mode;
 SET sigmax.trading_mode = 'live';
 -- the sigmax prefix is reserved: a misspelt setting is an error, not a placeholder
 SET sigmax.tradingmode = 'live';
-SELECT name, setting, context, vartype
+SELECT name, boot_val, context, vartype
   FROM pg_settings WHERE name LIKE 'sigmax.%' ORDER BY name;
 
 -- a second database gets its own copy; the roles are shared and already there

@@ -16,6 +16,8 @@
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/datetime.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
 #include "utils/snapmgr.h"
 
 #include "ledger.h"
@@ -347,7 +349,9 @@ sigmax_ledger_immutable(PG_FUNCTION_ARGS)
 
 	ereport(ERROR,
 			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-			 errmsg("%s is append-only", RelationGetRelationName(trigdata->tg_relation)),
+			 errmsg("%s.%s is append-only",
+					get_namespace_name(RelationGetNamespace(trigdata->tg_relation)),
+					RelationGetRelationName(trigdata->tg_relation)),
 			 errdetail("%s of ledger rows is refused, also for the table owner.", what),
 			 errhint("Record a correcting entry with sigmax.audit_append() instead.")));
 	PG_RETURN_NULL();
@@ -369,7 +373,8 @@ sigmax_ledger_insert_guard(PG_FUNCTION_ARGS)
 	if (!ledger_insert_ok && !(sigmax_ledger_restore && superuser()))
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("rows are added to %s only through sigmax's functions",
+				 errmsg("rows are added to %s.%s only through sigmax's functions",
+						get_namespace_name(RelationGetNamespace(trigdata->tg_relation)),
 						RelationGetRelationName(trigdata->tg_relation)),
 				 errhint("Use sigmax.audit_checkpoint().")));
 	return PointerGetDatum(trigdata->tg_trigtuple);

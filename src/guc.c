@@ -41,10 +41,11 @@ sigmax_define_gucs(void)
 
 	DefineCustomStringVariable("sigmax.database",
 							   "Database the sigmax background worker connects to.",
-							   "The extension must be installed in this database for the worker to run.",
+							   "The extension must be installed in this database for the worker to run. "
+							   "On a change the worker restarts and connects to the new database.",
 							   &sigmax_database,
 							   "postgres",
-							   PGC_POSTMASTER,
+							   PGC_SIGHUP,
 							   0,
 							   NULL, NULL, NULL);
 

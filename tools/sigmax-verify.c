@@ -391,21 +391,6 @@ hex_decode(const char *s, size_t len, uint8_t *out, size_t outlen, bool upper_ok
 	return true;
 }
 
-/* Lowercase hex of n bytes into out, which must hold 2n + 1 characters. */
-static void
-hex_encode(const uint8_t *in, size_t n, char *out)
-{
-	static const char digits[] = "0123456789abcdef";
-	size_t		i;
-
-	for (i = 0; i < n; i++)
-	{
-		out[2 * i] = digits[in[i] >> 4];
-		out[2 * i + 1] = digits[in[i] & 15];
-	}
-	out[2 * n] = '\0';
-}
-
 /*
  * Parse an unsigned decimal without sign or leading zeros into an int64 that
  * must be at least min. False if malformed or out of range.
@@ -760,13 +745,13 @@ take_digits(const char *s, size_t len, size_t *pos, int n, int *val)
 		return false;
 	for (i = 0; i < n; i++)
 	{
-		char		c = s[*pos + i];
+		char		c = s[*pos + (size_t) i];
 
 		if (c < '0' || c > '9')
 			return false;
 		v = v * 10 + (c - '0');
 	}
-	*pos += n;
+	*pos += (size_t) n;
 	*val = v;
 	return true;
 }
@@ -1833,7 +1818,7 @@ json_hex4(const unsigned char *s, size_t i, size_t end)
 		return -1;
 	for (k = 0; k < 4; k++)
 	{
-		int			d = hex_value(s[i + k], true);
+		int			d = hex_value(s[i + (size_t) k], true);
 
 		if (d < 0)
 			return -1;
@@ -1892,11 +1877,17 @@ json_parse_string(JsonParser *p, char **out, size_t *out_len)
 	for (;;)
 	{
 		if (end >= p->len)
+		{
+			p->pos = p->len;
 			return json_fail(p, "unterminated string");
+		}
 		if (s[end] == '"')
 			break;
 		if (s[end] < 0x20)
+		{
+			p->pos = end;
 			return json_fail(p, "control character in a string");
+		}
 		if (s[end] == '\\')
 			end++;
 		end++;
@@ -1915,6 +1906,7 @@ json_parse_string(JsonParser *p, char **out, size_t *out_len)
 			buf[o++] = (char) c;
 			continue;
 		}
+		p->pos = i - 1;			/* where an error is reported */
 		c = s[i++];
 		switch (c)
 		{

@@ -12,8 +12,8 @@ use SigmaxTest;
 my $plain = sigmax_node('not_preloaded', preload => 0);
 is($plain->safe_psql('sigmax', 'SELECT sigmax.version() = extversion FROM pg_extension WHERE extname = $$sigmax$$'),
 	't', 'without preloading, CREATE EXTENSION loads the library and the version matches');
-is($plain->safe_psql('sigmax', 'SHOW sigmax.trading_mode'), 'paper',
-	'settings are defined when the library is loaded on demand');
+is($plain->safe_psql('sigmax', 'SELECT sigmax.version() IS NOT NULL; SHOW sigmax.trading_mode'), "t\npaper",
+	'settings are defined once the library is loaded on demand');
 $plain->safe_psql('postgres', 'CREATE DATABASE second');
 $plain->safe_psql('second', 'CREATE EXTENSION sigmax');
 is($plain->safe_psql('second', 'SELECT count(*) FROM pg_roles WHERE rolname LIKE $$sigmax\_%$$'),
