@@ -13,7 +13,9 @@ OBJS = \
 	src/audit_screen.o \
 	src/audit_verify.o \
 	src/checkpoint.o \
-	src/merkle.o
+	src/merkle.o \
+	src/shmem.o \
+	src/limits.o
 
 DATA = $(wildcard sigmax--*.sql)
 

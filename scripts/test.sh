@@ -45,6 +45,11 @@ mock_selftest() {
 	/usr/bin/python3 "$SIGMAX_ROOT/test/mock_exchange/selftest.py"
 }
 
+# The standalone verifier against vectors made independently of it.
+verifier_selftest() {
+	bash "$SIGMAX_ROOT/tools/test/run.sh"
+}
+
 # Integration tests: Perl TAP with PostgreSQL::Test::Cluster, which starts its
 # own clusters and so runs as the postgres user from a copy it can read.
 integration() {
@@ -62,6 +67,7 @@ integration() {
 run_suite pg_regress regress
 run_suite pgtap pgtap
 run_suite mock_exchange mock_selftest
+run_suite sigmax_verify verifier_selftest
 run_suite integration integration
 
 echo

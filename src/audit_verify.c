@@ -30,7 +30,7 @@ typedef struct StreamState
 	uint8		last_hash[SIGMAX_HASH_LEN];
 	MerkleFrontier frontier;
 	CheckpointStream *cp;		/* this stream's line in the checkpoint, or NULL */
-	bool	   *cp_seen;
+	bool		cp_matched;		/* the entry at the checkpoint's seq was seen */
 } StreamState;
 
 /* Emit one problem row; stream or seq may be absent. */
@@ -46,11 +46,11 @@ report(ReturnSetInfo *rsinfo, const char *stream, int64 seq, bool has_seq, const
 	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 }
 
-/* A stream ended: a checkpoint beyond its last entry means a deleted tail. */
+/* A stream ended: no entry at the checkpoint's seq means deleted entries (a tail, usually). */
 static void
 finish_stream(ReturnSetInfo *rsinfo, StreamState *st)
 {
-	if (st->name != NULL && st->cp != NULL && st->last_seq < st->cp->seq)
+	if (st->name != NULL && st->cp != NULL && !st->cp_matched)
 		report(rsinfo, st->name, st->cp->seq, true, "checkpoint: missing entries");
 }
 
@@ -198,6 +198,7 @@ sigmax_audit_verify(PG_FUNCTION_ARGS)
 			{
 				uint8		root[SIGMAX_HASH_LEN];
 
+				st.cp_matched = true;
 				if (!ledger_hash_equals(row.hash, st.cp->head))
 					report(rsinfo, row.stream, row.seq, true, "checkpoint: head mismatch");
 				merkle_frontier_root(&st.frontier, root);

@@ -4,6 +4,7 @@
  */
 #include "postgres.h"
 
+#include "miscadmin.h"
 #include "utils/guc.h"
 
 #include "sigmax.h"
@@ -13,6 +14,7 @@ char	   *sigmax_database = NULL;
 char	   *sigmax_checkpoint_key_file = NULL;
 int			sigmax_audit_max_payload_bytes = 65536;
 bool		sigmax_ledger_restore = false;
+int			sigmax_max_rate_buckets = 10000;
 
 static const struct config_enum_entry trading_mode_options[] = {
 	{"paper", SIGMAX_MODE_PAPER, false},
@@ -78,6 +80,19 @@ sigmax_define_gucs(void)
 							 PGC_SUSET,
 							 0,
 							 NULL, NULL, NULL);
+
+	/* Sized at startup: defined only when preloading, as PostgreSQL requires. */
+	if (process_shared_preload_libraries_in_progress)
+		DefineCustomIntVariable("sigmax.max_rate_buckets",
+								"Accounts whose order rate shared memory can track.",
+								"Orders of accounts beyond it are rejected with RATE_LIMIT: the limiter fails closed.",
+								&sigmax_max_rate_buckets,
+								10000,
+								100,
+								10000000,
+								PGC_POSTMASTER,
+								0,
+								NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("sigmax");
 }

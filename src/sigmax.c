@@ -8,6 +8,7 @@
 #include "miscadmin.h"
 #include "utils/builtins.h"
 
+#include "risk.h"
 #include "sigmax.h"
 
 PG_MODULE_MAGIC;
@@ -28,7 +29,10 @@ _PG_init(void)
 	sigmax_define_gucs();
 
 	if (process_shared_preload_libraries_in_progress)
+	{
 		sigmax_preloaded = true;
+		sigmax_shmem_install_hooks();
+	}
 }
 
 /*

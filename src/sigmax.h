@@ -25,6 +25,7 @@ extern char *sigmax_database;
 extern char *sigmax_checkpoint_key_file;
 extern int	sigmax_audit_max_payload_bytes;
 extern bool sigmax_ledger_restore;
+extern int	sigmax_max_rate_buckets;
 extern void sigmax_define_gucs(void);
 
 /* sigmax.c */

@@ -213,6 +213,7 @@ static const uint8_t zero_hash[HASH_LEN];
 
 static void fatal(const char *fmt,...) __attribute__((noreturn, format(printf, 1, 2)));
 static void usage_error(const char *fmt,...) __attribute__((noreturn, format(printf, 1, 2)));
+static void proof_failed(int *failures, const char *fmt,...) __attribute__((format(printf, 2, 3)));
 static void json_free(JsonValue *v);
 
 
@@ -944,22 +945,26 @@ read_whole_file(const char *path, const char *what)
 				cap = 0,
 				n;
 
+	if (strcmp(path, "-") == 0)
+		path = "stdin";
+
 	for (;;)
 	{
-		if (len == MAX_FILE_BYTES)
-			fatal("%s \"%s\" is larger than %zu bytes", what, path, MAX_FILE_BYTES);
+		size_t		room;
+
 		G.file_text = grow_array(G.file_text, &cap, len + 65536 + 1, 1);
-		if (cap - 1 - len > MAX_FILE_BYTES - len)
-			n = MAX_FILE_BYTES - len;
-		else
-			n = cap - 1 - len;
-		n = fread(G.file_text + len, 1, n, fp);
+		room = cap - 1 - len;
+		if (room > MAX_FILE_BYTES + 1 - len)
+			room = MAX_FILE_BYTES + 1 - len;
+		n = fread(G.file_text + len, 1, room, fp);
 		len += n;
-		if (n == 0)
-			break;
+		if (len > MAX_FILE_BYTES)
+			fatal("%s %s is larger than %zu bytes", what, path, MAX_FILE_BYTES);
+		if (n < room)
+			break;				/* end of file or error */
 	}
 	if (ferror(fp))
-		fatal("could not read %s \"%s\": %s", what, path, strerror(errno));
+		fatal("could not read %s %s: %s", what, path, strerror(errno));
 	close_input();
 	G.file_text[len] = '\0';
 	return len;
@@ -981,16 +986,14 @@ read_line(FILE *fp, const char *path, size_t *len)
 		any = true;
 		if (c == '\n')
 			break;
+		if (n >= MAX_LINE_BYTES)
+			fatal("%s: a line is longer than %zu bytes", path, MAX_LINE_BYTES);
 		if (n + 1 >= G.line_cap)
-		{
-			if (n >= MAX_LINE_BYTES)
-				fatal("\"%s\": a line is longer than %zu bytes", path, MAX_LINE_BYTES);
 			G.line = grow_array(G.line, &G.line_cap, n + 2, 1);
-		}
 		G.line[n++] = (char) c;
 	}
 	if (ferror(fp))
-		fatal("could not read \"%s\": %s", path, strerror(errno));
+		fatal("could not read %s: %s", path, strerror(errno));
 	if (!any)
 		return false;
 	if (G.line == NULL)
@@ -2356,10 +2359,7 @@ run_ledger(const char *input, const char *checkpoint_path)
 	return finish(EXIT_INTACT);
 }
 
-/* Print one reason why a proof does not hold. */
-static void
-proof_failed(int *failures, const char *fmt,...) __attribute__((format(printf, 2, 3)));
-
+/* Print one reason why a proof does not hold, and count it. */
 static void
 proof_failed(int *failures, const char *fmt,...)
 {

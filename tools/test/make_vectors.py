@@ -562,7 +562,7 @@ def main():
     malformed_copy("malformed_stream.copy", "\t".join(["Account:1"] + cols[1:]))
     malformed_copy("malformed_seq.copy", "\t".join(cols[:1] + ["01"] + cols[2:]))
     malformed_copy("malformed_backslash.copy", "\t".join(cols[:5] + [cols[5] + "\\"] + cols[6:]))
-    write(p("malformed_duplicate.copy"), "\n".join(lines[:1] + lines) )
+    write(p("malformed_duplicate.copy"), "\n".join(lines[:1] + lines))
     write(p("malformed_binary.copy"), b"\x00\xff\x01garbage\tin\tthe\tcopy\n", "wb")
 
     write(p("malformed_checkpoint_format.txt"),

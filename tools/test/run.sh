@@ -270,7 +270,7 @@ for c in "truncated:unterminated string" "trailing_comma:malformed JSON" \
 		proof --public-key "$v/pub.pem" "$v/malformed_proof_${c%%:*}.json"
 done
 
-expect_error "usage: no command" "no command" 
+expect_error "usage: no command" "no command"
 expect_error "usage: unknown command" "unknown command" verify "$v/ledger.copy"
 expect_error "usage: unknown option" "unknown option" ledger --frobnicate "$v/ledger.copy"
 expect_error "usage: --checkpoint without --public-key" "needs --public-key" \

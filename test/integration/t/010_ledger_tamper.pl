@@ -58,7 +58,7 @@ sub external
 	$node->command_ok([ 'psql', '-XAtq', '-d', $node->connstr($db), '-o', "$dir/checkpoint.txt",
 			'-c', 'SELECT sigmax.audit_checkpoint_export()' ], "$db: checkpoint exported");
 	{
-		local $ENV{PGOPTIONS} = '-c TimeZone=UTC -c DateStyle=ISO';
+		local $ENV{PGOPTIONS} = '-c TimeZone=UTC -c DateStyle=ISO -c bytea_output=hex';
 		$node->command_ok([ 'psql', '-Xq', '-d', $node->connstr($db), '-o', "$dir/ledger.copy",
 				'-c', 'COPY sigmax.audit_log TO STDOUT' ], "$db: ledger exported");
 	}
@@ -89,6 +89,24 @@ ledger_db('intact');
 my ($rc, $out, $err) = external('intact');
 is($rc, 0, 'sigmax-verify accepts the intact ledger') or diag("$out\n$err");
 like($out, qr/^intact/, 'and says so');
+
+# An inclusion proof from audit_proof verifies with the public key alone; a changed one does not.
+{
+	my $dir = PostgreSQL::Test::Utils::tempdir();
+	my $proof = $node->safe_psql('intact', q{SELECT sigmax.audit_proof('app:a', 7)});
+	PostgreSQL::Test::Utils::append_to_file("$dir/proof.json", $proof);
+	$node->command_ok([ 'psql', '-XAtq', '-d', $node->connstr('intact'), '-o', "$dir/public.pem",
+			'-c', 'SELECT sigmax.audit_public_key()' ], 'public key for the proof');
+	my ($pout, $perr) = ('', '');
+	IPC::Run::run([ $verifier, 'proof', '--public-key', "$dir/public.pem", "$dir/proof.json" ], '>', \$pout, '2>', \$perr);
+	is($? >> 8, 0, 'sigmax-verify accepts the proof') or diag("$pout\n$perr");
+	like($pout, qr/proof ok: app:a seq 7 in checkpoint 1/, 'and names the entry');
+	(my $forged = $proof) =~ s/\\"n\\": 7/\\"n\\": 70/;
+	isnt($forged, $proof, 'the forged proof differs in its payload');
+	PostgreSQL::Test::Utils::append_to_file("$dir/forged.json", $forged);
+	IPC::Run::run([ $verifier, 'proof', '--public-key', "$dir/public.pem", "$dir/forged.json" ], '>', \$pout, '2>', \$perr);
+	is($? >> 8, 1, 'a proof with a changed payload fails');
+}
 
 # (a) one payload changed
 ledger_db('payload');
@@ -127,7 +145,12 @@ caught('swap', 'swapped entries', 'app:b|3|broken link', 'app:b|3|hash mismatch'
 ledger_db('cpforge');
 tamper('cpforge', q{UPDATE sigmax.audit_checkpoint_streams SET seq = 9 WHERE stream = 'app:a'});
 like(problems('cpforge'), qr/^\|-\|checkpoint: bad signature$/m, 'a forged checkpoint fails its signature');
+# A checkpoint checks what was added since the previous one and never signs it broken;
+# what the previous one covered keeps its signed roots, so older damage stays visible.
+$node->safe_psql('payload', q{SELECT sigmax.audit_append('trade.note', jsonb_build_object('n', n), 'app:a') FROM generate_series(11, 13) n});
+tamper('payload', q{UPDATE sigmax.audit_log SET payload = '{"n": 1200}' WHERE stream = 'app:a' AND seq = 12});
 my ($ok, $stdout, $stderr) = $node->psql('payload', 'SELECT sigmax.audit_checkpoint()');
-like($stderr, qr/ledger stream "app:a" is broken at seq 5: hash mismatch/, 'no checkpoint over a broken chain');
+like($stderr, qr/ledger stream "app:a" is broken at seq 12: hash mismatch/, 'no checkpoint over a broken extension');
+like(problems('payload'), qr/^app:a\|5\|hash mismatch$/m, 'the older damage is still reported');
 
 done_testing();

@@ -1,0 +1,198 @@
+#!/usr/bin/env bash
+# sigmax bench/ledger.sh: the cost of the hash-chained ledger.
+# Run it through bench/run.sh (bash bench/run.sh ledger), which starts the cluster.
+#
+# a. sigmax.audit_append() against a plain INSERT of the same row into a table
+#    of the same shape, 1 client and 8 clients (each on its own stream),
+#    synchronous_commit off and on; the ratio append/plain next to the issue's
+#    targets (printed, never asserted).
+# b. audit_verify() over 1,000,000 entries (entries/s and MB/s of canonical
+#    bytes, next to `openssl speed sha256` on the same machine), one
+#    audit_checkpoint() over them, one after 1,000 more entries, and
+#    audit_proof() on a large stream.
+#
+# Knobs (environment): BENCH_DURATION seconds per pgbench run (10),
+# BENCH_WARMUP seconds of unreported warm-up (2), BENCH_VERIFY_ENTRIES (1000000),
+# BENCH_PGBENCH_MODE pgbench protocol (prepared).
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+bench_require_cluster
+
+DURATION=${BENCH_DURATION:-10}
+WARMUP=${BENCH_WARMUP:-2}
+ENTRIES=${BENCH_VERIFY_ENTRIES:-1000000}
+FILL_CLIENTS=8
+FILL_BATCH=1000
+OPENSSL_SECONDS=3
+BIGDB=sigmax_ledger_1m
+PAYLOAD='{"qty": "1.5", "px": "73369.84"}'
+# 32-byte constants for the plain row's prev_hash and hash (the plain insert computes nothing).
+ZERO_HASH="\\x$(printf '0%.0s' $(seq 64))"
+SOME_HASH="\\x$(printf '%s' 'sigmax bench plain insert hash!!' | od -An -tx1 | tr -d ' \n')"
+# Fixed canonical bytes per entry besides stream, actor, action and payload
+# (netstring prefixes, the format name, seq, recorded_at, the 32-byte prev_hash): about 100.
+FIXED_BYTES=100
+
+W=$BENCH_TMP/ledger
+mkdir -p "$W"
+
+# --------------------------------------------------------------------------
+# a. audit_append vs plain INSERT
+# --------------------------------------------------------------------------
+
+# The plain table: same columns, types, CHECKs and primary key as sigmax.audit_log, no triggers.
+bench_psql -c 'SET client_min_messages = warning' -c 'DROP TABLE IF EXISTS public.bench_plain_log' \
+	-c 'CREATE TABLE public.bench_plain_log (LIKE sigmax.audit_log INCLUDING ALL)'
+
+# Each client numbers its own rows: n is a pgbench client variable (from -D n=0,
+# +1 per transaction), seq = base + client_id * 10^9 + n, base distinct per run.
+# No shared counter or row, so the plain clients never wait for each other.
+# pgbench reads ":name" even inside quotes, so the stream prefix is written 'app:' || 'c'.
+cat >"$W/plain.sql" <<EOF
+\\set n :n + 1
+\\set seq :base + :client_id * 1000000000 + :n
+INSERT INTO public.bench_plain_log (stream, seq, recorded_at, actor, action, payload, prev_hash, hash) VALUES ('app:' || 'c' || :client_id::text, :seq, clock_timestamp(), current_user, 'bench.op', '$PAYLOAD', '$ZERO_HASH', '$SOME_HASH');
+EOF
+cat >"$W/append.sql" <<EOF
+SELECT sigmax.audit_append('bench.op', '$PAYLOAD', 'app:' || 'c' || :client_id::text);
+EOF
+
+run_index=0
+# run_tps SCRIPT CLIENTS SYNC SECONDS: tps of one pgbench run after a CHECKPOINT.
+# Called in $(...), so the caller advances run_index (the plain rows' seq base).
+run_tps() {
+	bench_psql -c CHECKPOINT
+	PGOPTIONS="-c synchronous_commit=$3" bench_pgbench "$4" "$2" "$W/$1.sql" \
+		-D n=0 -D base=$((run_index * 10000000000))
+}
+
+echo "a. sigmax.audit_append() vs plain INSERT of the same row (pgbench -M $BENCH_PGBENCH_MODE, ${DURATION} s per run)"
+if [ "$WARMUP" -gt 0 ]; then
+	run_index=$((run_index + 1))
+	run_tps plain 8 off "$WARMUP" >/dev/null
+	run_tps append 8 off "$WARMUP" >/dev/null
+fi
+fmt_a='  %-7s %-8s %-11s %11s %16s %6s %7s  %s\n'
+printf "$fmt_a" clients streams sync_commit plain_tps audit_append_tps ratio target ""
+for sync in off on; do
+	for clients in 1 8; do
+		run_index=$((run_index + 1))
+		plain=$(run_tps plain "$clients" "$sync" "$DURATION")
+		append=$(run_tps append "$clients" "$sync" "$DURATION")
+		ratio=$(bench_ratio "$append" "$plain")
+		target=- verdict="(the issue sets no target)"
+		if [ "$sync" = off ]; then
+			if [ "$clients" -eq 1 ]; then target=0.80; else target=0.70; fi
+			if awk -v r="$ratio" -v t="$target" 'BEGIN { exit !(r + 0 >= t + 0) }'; then
+				verdict="met"
+			else
+				verdict="BELOW target"
+			fi
+			target=">=$target"
+		fi
+		printf "$fmt_a" "$clients" "$clients" "$sync" "$plain" "$append" "$ratio" "$target" "$verdict"
+	done
+done
+echo "  plain: INSERT into public.bench_plain_log (LIKE sigmax.audit_log INCLUDING ALL: same"
+echo "  columns, CHECKs, primary key; no triggers), constant 32-byte hashes, seq from a"
+echo "  per-client pgbench counter (client_id * 10^9 + n), stream app:c<client_id>."
+echo "  append: SELECT sigmax.audit_append('bench.op', '$PAYLOAD', 'app:c' || :client_id)."
+echo "  Each run follows a CHECKPOINT; synchronous_commit is set with PGOPTIONS; fsync = on."
+echo
+
+# --------------------------------------------------------------------------
+# b. audit_verify, audit_checkpoint, audit_proof over a 1M-entry ledger
+# --------------------------------------------------------------------------
+
+# A database of its own, so that the ledger holds exactly the filled entries.
+bench_psql -d postgres -c 'SET client_min_messages = warning' -c "DROP DATABASE IF EXISTS $BIGDB" -c "CREATE DATABASE $BIGDB"
+bench_psql -d "$BIGDB" -c 'CREATE EXTENSION sigmax'
+
+per_client=$(((ENTRIES + FILL_CLIENTS * FILL_BATCH - 1) / (FILL_CLIENTS * FILL_BATCH)))
+cat >"$W/fill.sql" <<EOF
+SELECT count(sigmax.audit_append('bench.fill', '$PAYLOAD', 'app:' || 'c' || :client_id::text)) FROM generate_series(1, $FILL_BATCH);
+EOF
+echo "b. audit_verify, audit_checkpoint and audit_proof (database $BIGDB)"
+t0=$(bench_now)
+PGOPTIONS="-c synchronous_commit=off" bench_pgbench_txns "$per_client" "$FILL_CLIENTS" "$W/fill.sql" "$BIGDB" >/dev/null
+t1=$(bench_now)
+fill_ms=$(bench_elapsed_ms "$t0" "$t1")
+
+r=$(bench_psql -d "$BIGDB" -c \
+	"SELECT count(*), sum(octet_length(stream) + octet_length(actor) + octet_length(action)
+	        + octet_length(payload::text) + $FIXED_BYTES), count(DISTINCT stream)
+	   FROM sigmax.audit_log")
+IFS='|' read -r count bytes streams <<<"$r"
+
+verify_ms=()
+verify_problems=()
+for _ in 1 2 3; do
+	r=$(bench_timed_sql 'SELECT count(*) FROM sigmax.audit_verify()' "$BIGDB")
+	IFS=$'\t' read -r ms problems <<<"$r"
+	verify_ms+=("$ms")
+	verify_problems+=("$problems")
+done
+v_best=$(bench_min "${verify_ms[@]}")
+v_median=$(bench_median "${verify_ms[@]}")
+
+# Only the database is idle now: OpenSSL's SHA-256 on this machine.
+ossl_1024=$(bench_openssl_sha256 1024 "$OPENSSL_SECONDS")
+ossl_256=$(bench_openssl_sha256 256 "$OPENSSL_SECONDS")
+
+r=$(bench_timed_sql 'SELECT stream_count FROM sigmax.audit_checkpoint()' "$BIGDB")
+IFS=$'\t' read -r cp1_ms cp1_streams <<<"$r"
+r=$(bench_timed_sql \
+	"SELECT count(sigmax.audit_append('bench.more', '$PAYLOAD', 'app:c' || (i % $FILL_CLIENTS)::text))
+	   FROM generate_series(0, 999) AS i" "$BIGDB")
+IFS=$'\t' read -r more_ms more_n <<<"$r"
+r=$(bench_timed_sql 'SELECT stream_count FROM sigmax.audit_checkpoint()' "$BIGDB")
+IFS=$'\t' read -r cp2_ms cp2_streams <<<"$r"
+
+proof_ms=()
+for _ in 1 2 3; do
+	r=$(bench_timed_sql \
+		"SELECT (p ->> 'tree_size') || '|' || jsonb_array_length(p -> 'audit_path')
+		   FROM sigmax.audit_proof('app:c1', 1) AS p" "$BIGDB")
+	IFS=$'\t' read -r ms proof_shape <<<"$r"
+	proof_ms+=("$ms")
+done
+IFS='|' read -r proof_tree proof_path <<<"$proof_shape"
+
+r=$(bench_timed_sql 'SELECT count(*) FROM sigmax.audit_verify()' "$BIGDB")
+IFS=$'\t' read -r vcp_ms vcp_problems <<<"$r"
+
+mb=$(awk -v b="$bytes" 'BEGIN { printf "%.1f", b / 1e6 }')
+v_mbs=$(bench_rate "$bytes" "$v_best" 1e6)
+fmt_b='  %-44s %11s  %s\n'
+printf "$fmt_b" "what" "time" "figures"
+printf "$fmt_b" "fill: $count entries, $streams streams" "$(awk -v ms="$fill_ms" 'BEGIN { printf "%.1f s", ms / 1000 }')" \
+	"$(bench_rate "$count" "$fill_ms") entries/s ($FILL_CLIENTS clients, statements of $FILL_BATCH appends, sync off)"
+printf "$fmt_b" "audit_verify(), best of 3" "$v_best ms" \
+	"$(bench_rate "$count" "$v_best") entries/s, $v_mbs MB/s of canonical bytes ($mb MB)"
+printf "$fmt_b" "audit_verify(), median of 3" "$v_median ms" \
+	"$(bench_rate "$count" "$v_median") entries/s, $(bench_rate "$bytes" "$v_median" 1e6) MB/s; problems found: ${verify_problems[*]}"
+printf "$fmt_b" "openssl speed sha256, 1024-byte blocks" "-" \
+	"$ossl_1024 MB/s; verify/openssl = $(bench_ratio "$v_mbs" "$ossl_1024")"
+printf "$fmt_b" "openssl speed sha256, 256-byte blocks" "-" \
+	"$ossl_256 MB/s; verify/openssl = $(bench_ratio "$v_mbs" "$ossl_256")"
+printf "$fmt_b" "audit_checkpoint(), first, over $count" "$cp1_ms ms" "$cp1_streams streams"
+printf "$fmt_b" "1,000 more appends (one statement)" "$more_ms ms" "$more_n entries, $(bench_rate "$more_n" "$more_ms") entries/s"
+printf "$fmt_b" "audit_checkpoint(), after 1,000 more" "$cp2_ms ms" "$cp2_streams streams (incremental)"
+printf "$fmt_b" "audit_proof('app:c1', 1), best of 3" "$(bench_min "${proof_ms[@]}") ms" \
+	"median $(bench_median "${proof_ms[@]}") ms; tree size $proof_tree, audit path $proof_path hashes"
+printf "$fmt_b" "audit_verify() against the checkpoint" "$vcp_ms ms" \
+	"$(bench_rate "$((count + more_n))" "$vcp_ms") entries/s; problems found: $vcp_problems"
+echo "  MB = 10^6 bytes. Canonical bytes are approximated as octet_length(stream) + octet_length(actor)"
+echo "  + octet_length(action) + octet_length(payload::text) + $FIXED_BYTES bytes per entry (netstring"
+echo "  prefixes, format name, seq, recorded_at and the 32-byte prev_hash); verify also hashes the"
+echo "  Merkle leaf and about one inner node per entry, which these MB do not count."
+
+bench_psql -d postgres -c "DROP DATABASE $BIGDB"
+
+status=0
+for p in "${verify_problems[@]}" "$vcp_problems"; do
+	if [ "$p" != 0 ]; then
+		echo "sigmax bench: audit_verify() reported problems on an untouched ledger" >&2
+		status=1
+	fi
+done
+exit $status

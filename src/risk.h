@@ -1,0 +1,95 @@
+/*
+ * risk.h
+ *	  The pre-trade risk engine: reason codes, trading states, limits and the shared state.
+ */
+#ifndef SIGMAX_RISK_H
+#define SIGMAX_RISK_H
+
+#include "utils/numeric.h"
+#include "utils/timestamp.h"
+
+/* Trading states, most permissive first: the effective state is the maximum. */
+typedef enum SigmaxState
+{
+	STATE_ACTIVE = 0,
+	STATE_REDUCING = 1,
+	STATE_PAUSED = 2,
+	STATE_HALTED = 3
+} SigmaxState;
+
+/* Verdict reason codes, in the order the checks run (docs/risk-checks.md). */
+typedef enum SigmaxReason
+{
+	REASON_NONE = 0,
+	REASON_UNKNOWN_INSTRUMENT,
+	REASON_LOT_SIZE,
+	REASON_TICK_SIZE,
+	REASON_MIN_NOTIONAL,
+	REASON_RATE_LIMIT,
+	REASON_TRADING_PAUSED,
+	REASON_TRADING_HALTED,
+	REASON_REDUCE_ONLY,
+	REASON_DUPLICATE_ORDER,
+	REASON_STALE_PRICE,
+	REASON_PRICE_COLLAR,
+	REASON_MAX_ORDER_QTY,
+	REASON_MAX_ORDER_NOTIONAL,
+	REASON_POSITION_LIMIT,
+	REASON_EXPOSURE_LIMIT,
+	REASON_OPEN_ORDERS_LIMIT,
+	REASON_DAILY_LOSS_LIMIT,
+	REASON_INSUFFICIENT_BALANCE,
+	REASON_COUNT
+} SigmaxReason;
+
+extern const char *const sigmax_reason_codes[REASON_COUNT];
+
+/* The effective limits of one account; NULL numerics mean no limit. */
+typedef struct AccountLimits
+{
+	int64		account_id;
+	Numeric		max_order_qty;
+	Numeric		max_order_notional;
+	Numeric		max_position_pct;
+	Numeric		max_exposure_pct;
+	int32		max_open_orders;
+	Numeric		max_daily_loss_pct;
+	Numeric		price_collar_pct;
+	int32		stale_price_ms;
+	int32		orders_per_minute;
+	Numeric		approval_notional;
+	Numeric		slippage_bps;
+	Numeric		fee_bps;
+} AccountLimits;
+
+/* shmem.c */
+extern void sigmax_shmem_install_hooks(void);
+extern SigmaxState sigmax_global_state(bool lock_for_order);
+extern void sigmax_global_state_lock_exclusive(void);
+extern void sigmax_global_state_publish(SigmaxState state);
+extern bool sigmax_rate_take(int64 account_id, int capacity, bool dry_run);
+extern void sigmax_count_verdict(SigmaxReason reason, bool dry_run);
+extern void sigmax_shared_reset_database(void);
+extern SigmaxState sigmax_state_from_text(const char *state);
+extern const char *sigmax_state_text(SigmaxState state);
+
+/* limits.c */
+extern AccountLimits *sigmax_account_limits(int64 account_id);
+
+/* numeric helpers (order_check.c) */
+extern Numeric num_from_cstring(const char *s);
+extern Numeric num_from_int(int64 v);
+extern Numeric num_add(Numeric a, Numeric b);
+extern Numeric num_sub(Numeric a, Numeric b);
+extern Numeric num_mul(Numeric a, Numeric b);
+extern Numeric num_div(Numeric a, Numeric b);
+extern Numeric num_abs(Numeric a);
+extern int	num_cmp(Numeric a, Numeric b);
+extern int	num_sign(Numeric a);
+extern char *num_text(Numeric a);
+
+/* fills.c */
+extern void sigmax_apply_fill(int64 order_id, int64 account_id, const char *symbol, bool buy,
+							  Numeric qty, Numeric price, Numeric fee);
+
+#endif							/* SIGMAX_RISK_H */
