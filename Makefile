@@ -15,13 +15,16 @@ OBJS = \
 	src/checkpoint.o \
 	src/merkle.o \
 	src/shmem.o \
-	src/limits.o
+	src/limits.o \
+	src/order_check.o \
+	src/orders.o \
+	src/fills.o
 
 DATA = $(wildcard sigmax--*.sql)
 
 # pg_regress suites, one per capability; run with `make installcheck`
 # against a running server (scripts/test.sh starts a throwaway one).
-REGRESS = smoke ledger
+REGRESS = smoke ledger orders
 REGRESS_OPTS = --inputdir=. --dbname=contrib_regression
 
 PG_CPPFLAGS = -I$(srcdir)/src -DSIGMAX_VERSION=\"$(EXTVERSION)\"

@@ -201,6 +201,665 @@ COMMENT ON FUNCTION sigmax.audit_proof(text, bigint) IS
 'RFC 6962 inclusion proof of one entry in the latest checkpoint covering it, checkable with the public key alone.';
 
 /* ---------------------------------------------------------------------------
+ * Risk engine: accounts, instruments, limits, prices, orders, fills, positions
+ * (docs/risk-checks.md). Only sigmax's functions write these tables.
+ * ------------------------------------------------------------------------- */
+
+CREATE SEQUENCE sigmax.accounts_id_seq;
+CREATE SEQUENCE sigmax.orders_id_seq;
+CREATE SEQUENCE sigmax.fills_id_seq;
+
+CREATE TABLE sigmax.accounts (
+	account_id       bigint      PRIMARY KEY DEFAULT nextval('sigmax.accounts_id_seq'),
+	name             text        NOT NULL UNIQUE CHECK (length(name) BETWEEN 1 AND 100),
+	base_currency    text        NOT NULL CHECK (base_currency ~ '^[A-Z0-9]{2,10}$'),
+	trading_mode     text        NOT NULL DEFAULT 'paper' CHECK (trading_mode IN ('paper', 'testnet', 'live')),
+	initial_equity   numeric     NOT NULL CHECK (initial_equity > 0),
+	cash             numeric     NOT NULL,
+	state            text        NOT NULL DEFAULT 'active' CHECK (state IN ('active', 'reducing', 'paused', 'halted')),
+	state_reason     text,
+	state_changed_at timestamptz,
+	state_changed_by text,
+	sod_date         date        NOT NULL,
+	sod_equity       numeric     NOT NULL,
+	created_at       timestamptz NOT NULL DEFAULT now()
+);
+
+COMMENT ON TABLE sigmax.accounts IS
+'Trading accounts: paper cash balance, trading mode, state and the start-of-day equity the daily loss is measured against.';
+
+CREATE TABLE sigmax.global_state (
+	singleton        boolean     PRIMARY KEY DEFAULT true CHECK (singleton),
+	state            text        NOT NULL DEFAULT 'active' CHECK (state IN ('active', 'reducing', 'paused', 'halted')),
+	state_reason     text,
+	state_changed_at timestamptz,
+	state_changed_by text
+);
+COMMENT ON TABLE sigmax.global_state IS
+'The database-wide trading state (no row: active); shared memory serves it to the order checks.';
+
+CREATE TABLE sigmax.instruments (
+	symbol       text    PRIMARY KEY CHECK (symbol ~ '^[A-Z0-9]{2,10}/[A-Z0-9]{2,10}$'),
+	exchange     text    NOT NULL CHECK (exchange ~ '^[a-z0-9_]{1,32}$'),
+	venue_symbol text,
+	tick_size    numeric NOT NULL DEFAULT 0.01 CHECK (tick_size > 0),
+	lot_size     numeric NOT NULL DEFAULT 0.00001 CHECK (lot_size > 0),
+	min_qty      numeric NOT NULL DEFAULT 0 CHECK (min_qty >= 0),
+	max_qty      numeric CHECK (max_qty > 0),
+	min_notional numeric NOT NULL DEFAULT 0 CHECK (min_notional >= 0),
+	enabled      boolean NOT NULL DEFAULT true
+);
+
+COMMENT ON TABLE sigmax.instruments IS
+'Tradable symbols (BASE/QUOTE), the venue whose prices they are judged against, and their trading rules.';
+
+CREATE TABLE sigmax.risk_limits (
+	account_id          bigint  UNIQUE REFERENCES sigmax.accounts ON DELETE CASCADE,
+	max_order_qty       numeric CHECK (max_order_qty > 0),
+	max_order_notional  numeric CHECK (max_order_notional > 0),
+	max_position_pct    numeric CHECK (max_position_pct > 0),
+	max_exposure_pct    numeric CHECK (max_exposure_pct > 0),
+	max_open_orders     integer CHECK (max_open_orders >= 0),
+	max_daily_loss_pct  numeric CHECK (max_daily_loss_pct > 0 AND max_daily_loss_pct <= 1),
+	price_collar_pct    numeric CHECK (price_collar_pct > 0),
+	stale_price_ms      integer CHECK (stale_price_ms > 0),
+	orders_per_minute   integer CHECK (orders_per_minute > 0),
+	approval_notional   numeric CHECK (approval_notional > 0),
+	slippage_bps        numeric CHECK (slippage_bps >= 0 AND slippage_bps < 10000),
+	fee_bps             numeric CHECK (fee_bps >= 0 AND fee_bps < 10000),
+	updated_at          timestamptz NOT NULL DEFAULT now(),
+	updated_by          text
+);
+CREATE UNIQUE INDEX risk_limits_one_default ON sigmax.risk_limits ((true)) WHERE account_id IS NULL;
+
+COMMENT ON TABLE sigmax.risk_limits IS
+'Risk limit overrides: the row with account_id NULL overrides the built-in defaults for every account; an account''s row overrides the columns it sets.';
+
+/* The built-in defaults, from SIGMAX's own guidance; the one place they are written down. */
+CREATE VIEW sigmax.builtin_limits AS
+SELECT NULL::numeric AS max_order_qty,
+       NULL::numeric AS max_order_notional,
+       0.05::numeric AS max_position_pct,
+       1.0::numeric AS max_exposure_pct,
+       50 AS max_open_orders,
+       0.02::numeric AS max_daily_loss_pct,
+       0.05::numeric AS price_collar_pct,
+       10000 AS stale_price_ms,
+       100 AS orders_per_minute,
+       NULL::numeric AS approval_notional,
+       5::numeric AS slippage_bps,
+       10::numeric AS fee_bps;
+
+COMMENT ON VIEW sigmax.builtin_limits IS 'Built-in risk limit defaults (SIGMAX guidance), used where no override is set.';
+
+/* The limits each account runs under: its override, else the defaults row, else the built-in. */
+CREATE VIEW sigmax.limits AS
+SELECT a.account_id,
+       coalesce(o.max_order_qty, d.max_order_qty, b.max_order_qty) AS max_order_qty,
+       coalesce(o.max_order_notional, d.max_order_notional, b.max_order_notional) AS max_order_notional,
+       coalesce(o.max_position_pct, d.max_position_pct, b.max_position_pct) AS max_position_pct,
+       coalesce(o.max_exposure_pct, d.max_exposure_pct, b.max_exposure_pct) AS max_exposure_pct,
+       coalesce(o.max_open_orders, d.max_open_orders, b.max_open_orders) AS max_open_orders,
+       coalesce(o.max_daily_loss_pct, d.max_daily_loss_pct, b.max_daily_loss_pct) AS max_daily_loss_pct,
+       coalesce(o.price_collar_pct, d.price_collar_pct, b.price_collar_pct) AS price_collar_pct,
+       coalesce(o.stale_price_ms, d.stale_price_ms, b.stale_price_ms) AS stale_price_ms,
+       coalesce(o.orders_per_minute, d.orders_per_minute, b.orders_per_minute) AS orders_per_minute,
+       coalesce(o.approval_notional, d.approval_notional, b.approval_notional) AS approval_notional,
+       coalesce(o.slippage_bps, d.slippage_bps, b.slippage_bps) AS slippage_bps,
+       coalesce(o.fee_bps, d.fee_bps, b.fee_bps) AS fee_bps
+  FROM sigmax.accounts a
+  CROSS JOIN sigmax.builtin_limits b
+  LEFT JOIN sigmax.risk_limits d ON d.account_id IS NULL
+  LEFT JOIN sigmax.risk_limits o ON o.account_id = a.account_id;
+
+COMMENT ON VIEW sigmax.limits IS 'The effective risk limits of every account.';
+
+CREATE TABLE sigmax.market_prices (
+	exchange      text        NOT NULL,
+	symbol        text        NOT NULL,
+	bid           numeric,
+	ask           numeric,
+	last          numeric     NOT NULL,
+	exchange_time timestamptz,
+	recorded_at   timestamptz NOT NULL,
+	PRIMARY KEY (exchange, symbol)
+);
+
+COMMENT ON TABLE sigmax.market_prices IS
+'Latest price per venue and symbol, as sigmax.record_price wrote it; older than stale_price_ms means no price.';
+
+CREATE TABLE sigmax.orders (
+	order_id        bigint      PRIMARY KEY DEFAULT nextval('sigmax.orders_id_seq'),
+	account_id      bigint      NOT NULL REFERENCES sigmax.accounts,
+	symbol          text        NOT NULL,
+	side            text        NOT NULL CHECK (side IN ('buy', 'sell')),
+	order_type      text        NOT NULL CHECK (order_type IN ('market', 'limit')),
+	qty             numeric     NOT NULL CHECK (qty > 0),
+	limit_price     numeric     CHECK (limit_price > 0),
+	client_order_id text,
+	status          text        NOT NULL CHECK (status IN ('accepted', 'filled', 'rejected', 'cancelled', 'pending_approval')),
+	reason_code     text,
+	reason          text,
+	reference_price numeric,
+	filled_qty      numeric     NOT NULL DEFAULT 0,
+	avg_fill_price  numeric,
+	reduce_only     boolean     NOT NULL DEFAULT false,
+	created_at      timestamptz NOT NULL DEFAULT now(),
+	updated_at      timestamptz NOT NULL DEFAULT now(),
+	created_by      text        NOT NULL DEFAULT current_user,
+	UNIQUE (account_id, client_order_id)
+);
+CREATE INDEX orders_working_idx ON sigmax.orders (account_id, symbol)
+	WHERE status IN ('accepted', 'pending_approval');
+CREATE INDEX orders_resting_idx ON sigmax.orders (symbol)
+	WHERE status = 'accepted' AND order_type = 'limit';
+
+COMMENT ON TABLE sigmax.orders IS
+'Every order and its verdict: rejected orders stay with their reason_code; working orders are accepted or pending_approval.';
+
+CREATE TABLE sigmax.fills (
+	fill_id    bigint      PRIMARY KEY DEFAULT nextval('sigmax.fills_id_seq'),
+	order_id   bigint      NOT NULL REFERENCES sigmax.orders,
+	account_id bigint      NOT NULL REFERENCES sigmax.accounts,
+	symbol     text        NOT NULL,
+	side       text        NOT NULL CHECK (side IN ('buy', 'sell')),
+	qty        numeric     NOT NULL CHECK (qty > 0),
+	price      numeric     NOT NULL CHECK (price > 0),
+	fee        numeric     NOT NULL DEFAULT 0,
+	filled_at  timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX fills_account_idx ON sigmax.fills (account_id, filled_at);
+
+COMMENT ON TABLE sigmax.fills IS 'Executions: paper fills made by sigmax, later also fills reported by a venue.';
+
+CREATE TABLE sigmax.positions (
+	account_id   bigint      NOT NULL REFERENCES sigmax.accounts,
+	symbol       text        NOT NULL,
+	qty          numeric     NOT NULL DEFAULT 0,
+	avg_price    numeric,
+	realized_pnl numeric     NOT NULL DEFAULT 0,
+	updated_at   timestamptz NOT NULL DEFAULT now(),
+	PRIMARY KEY (account_id, symbol)
+);
+
+COMMENT ON TABLE sigmax.positions IS
+'Net position per account and symbol (negative: short), its average entry price and realized P&L.';
+
+SELECT pg_catalog.pg_extension_config_dump('sigmax.accounts_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('sigmax.orders_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('sigmax.fills_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('sigmax.accounts', '');
+SELECT pg_catalog.pg_extension_config_dump('sigmax.global_state', '');
+SELECT pg_catalog.pg_extension_config_dump('sigmax.instruments', '');
+SELECT pg_catalog.pg_extension_config_dump('sigmax.risk_limits', '');
+SELECT pg_catalog.pg_extension_config_dump('sigmax.market_prices', '');
+SELECT pg_catalog.pg_extension_config_dump('sigmax.orders', '');
+SELECT pg_catalog.pg_extension_config_dump('sigmax.fills', '');
+SELECT pg_catalog.pg_extension_config_dump('sigmax.positions', '');
+
+/* ---------------------------------------------------------------------------
+ * Internal entry points: owned by the extension owner, granted to nobody.
+ * ------------------------------------------------------------------------- */
+
+CREATE FUNCTION sigmax._audit_write(stream text, action text, payload jsonb)
+RETURNS bigint
+LANGUAGE c VOLATILE
+AS 'MODULE_PATHNAME', 'sigmax_internal_audit_write';
+
+
+CREATE FUNCTION sigmax._limits_changed()
+RETURNS void
+LANGUAGE c VOLATILE
+AS 'MODULE_PATHNAME', 'sigmax_limits_changed';
+
+CREATE FUNCTION sigmax._lock_global_state()
+RETURNS void
+LANGUAGE c VOLATILE
+AS 'MODULE_PATHNAME', 'sigmax_lock_global_state';
+
+CREATE FUNCTION sigmax._publish_global_state(state text)
+RETURNS void
+LANGUAGE c VOLATILE
+AS 'MODULE_PATHNAME', 'sigmax_publish_global_state';
+
+CREATE FUNCTION sigmax._global_state()
+RETURNS text
+LANGUAGE c VOLATILE
+AS 'MODULE_PATHNAME', 'sigmax_global_state_text';
+
+CREATE FUNCTION sigmax._reset_shared_state()
+RETURNS void
+LANGUAGE c VOLATILE
+AS 'MODULE_PATHNAME', 'sigmax_reset_shared_state';
+
+CREATE FUNCTION sigmax._fill_order(order_id bigint, price numeric)
+RETURNS boolean
+LANGUAGE c VOLATILE STRICT
+AS 'MODULE_PATHNAME', 'sigmax_fill_order';
+
+COMMENT ON FUNCTION sigmax._audit_write(text, text, jsonb) IS 'Internal: ledger entry point of sigmax''s own SQL functions.';
+COMMENT ON FUNCTION sigmax._limits_changed() IS 'Internal: drop every backend''s cached limits at commit.';
+COMMENT ON FUNCTION sigmax._lock_global_state() IS 'Internal: wait for orders in flight before a database-wide state change.';
+COMMENT ON FUNCTION sigmax._publish_global_state(text) IS 'Internal: publish the database-wide state to shared memory at commit.';
+COMMENT ON FUNCTION sigmax._global_state() IS 'Internal: the database-wide state from shared memory.';
+COMMENT ON FUNCTION sigmax._reset_shared_state() IS 'Internal: forget this database''s shared state (CREATE EXTENSION).';
+COMMENT ON FUNCTION sigmax._fill_order(bigint, numeric) IS 'Internal: paper-fill a resting order a price crossed.';
+
+/* ---------------------------------------------------------------------------
+ * Orders (sigmax_trader)
+ * ------------------------------------------------------------------------- */
+
+CREATE FUNCTION sigmax.submit_order(account_id bigint, symbol text, side text, qty numeric,
+	order_type text DEFAULT 'market', limit_price numeric DEFAULT NULL, client_order_id text DEFAULT NULL)
+RETURNS TABLE (order_id bigint, status text, reason_code text, reason text)
+LANGUAGE c VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'sigmax_submit_order';
+
+COMMENT ON FUNCTION sigmax.submit_order(bigint, text, text, numeric, text, numeric, text) IS
+'Check an order against every risk limit and record the verdict (accepted, filled, rejected with a reason code, or pending_approval), paper-filling and ledgering it in the same transaction.';
+
+CREATE FUNCTION sigmax.check_order(account_id bigint, symbol text, side text, qty numeric,
+	order_type text DEFAULT 'market', limit_price numeric DEFAULT NULL, client_order_id text DEFAULT NULL)
+RETURNS TABLE (order_id bigint, status text, reason_code text, reason text)
+LANGUAGE c VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'sigmax_check_order';
+
+COMMENT ON FUNCTION sigmax.check_order(bigint, text, text, numeric, text, numeric, text) IS
+'Dry run of submit_order: the same verdict; nothing is written and no rate-limit token is taken.';
+
+CREATE FUNCTION sigmax.cancel_order(order_id bigint)
+RETURNS text
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	o sigmax.orders;
+BEGIN
+	IF cancel_order.order_id IS NULL THEN
+		RAISE EXCEPTION 'order_id must not be null' USING ERRCODE = '22023';
+	END IF;
+	-- Lock the account first, as every order path does, then the order.
+	PERFORM 1 FROM sigmax.accounts a JOIN sigmax.orders x ON x.account_id = a.account_id
+	  WHERE x.order_id = cancel_order.order_id FOR NO KEY UPDATE OF a;
+	SELECT * INTO o FROM sigmax.orders x WHERE x.order_id = cancel_order.order_id FOR UPDATE;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'order % does not exist', cancel_order.order_id USING ERRCODE = '22023';
+	END IF;
+	IF o.status NOT IN ('accepted', 'pending_approval') THEN
+		RAISE EXCEPTION 'order % is already %', o.order_id, o.status
+			USING ERRCODE = '55000', HINT = 'Only working orders (accepted or pending_approval) can be cancelled.';
+	END IF;
+	UPDATE sigmax.orders x SET status = 'cancelled', updated_at = now() WHERE x.order_id = o.order_id;
+	PERFORM sigmax._audit_write('account:' || o.account_id, 'order.cancelled',
+		jsonb_build_object('order_id', o.order_id, 'symbol', o.symbol, 'side', o.side,
+		                   'qty', o.qty, 'previous_status', o.status));
+	RETURN 'cancelled';
+END
+$$;
+
+COMMENT ON FUNCTION sigmax.cancel_order(bigint) IS
+'Cancel a working order and return its new status; cancels always pass, whatever the trading state.';
+
+/* ---------------------------------------------------------------------------
+ * Administration (sigmax_admin)
+ * ------------------------------------------------------------------------- */
+
+CREATE FUNCTION sigmax.create_account(name text, equity numeric, base_currency text DEFAULT 'USDT')
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	id bigint;
+BEGIN
+	IF name IS NULL OR length(name) NOT BETWEEN 1 AND 100 THEN
+		RAISE EXCEPTION 'account name must be 1 to 100 characters long' USING ERRCODE = '22023';
+	END IF;
+	IF equity IS NULL OR equity = 'NaN' OR equity <= 0 OR equity > 1e15 THEN
+		RAISE EXCEPTION 'equity must be a positive amount up to 1e15' USING ERRCODE = '22023';
+	END IF;
+	IF base_currency IS NULL OR base_currency !~ '^[A-Z0-9]{2,10}$' THEN
+		RAISE EXCEPTION 'base_currency must be 2 to 10 upper-case letters or digits' USING ERRCODE = '22023';
+	END IF;
+	IF EXISTS (SELECT 1 FROM sigmax.accounts a WHERE a.name = create_account.name) THEN
+		RAISE EXCEPTION 'an account named "%" already exists', name USING ERRCODE = '23505';
+	END IF;
+	INSERT INTO sigmax.accounts (name, base_currency, initial_equity, cash, sod_date, sod_equity)
+	VALUES (name, base_currency, equity, equity, (now() AT TIME ZONE 'UTC')::date, equity)
+	RETURNING account_id INTO id;
+	PERFORM sigmax._audit_write('account:' || id, 'account.created',
+		jsonb_build_object('account_id', id, 'name', name, 'equity', equity,
+		                   'base_currency', base_currency, 'trading_mode', 'paper'));
+	RETURN id;
+END
+$$;
+
+COMMENT ON FUNCTION sigmax.create_account(text, numeric, text) IS
+'Open a paper-trading account with the given equity as its cash balance; returns its id.';
+
+CREATE FUNCTION sigmax.add_instrument(symbol text, exchange text, tick_size numeric DEFAULT 0.01,
+	lot_size numeric DEFAULT 0.00001, min_qty numeric DEFAULT 0, max_qty numeric DEFAULT NULL,
+	min_notional numeric DEFAULT 0, venue_symbol text DEFAULT NULL, enabled boolean DEFAULT true)
+RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF symbol IS NULL OR symbol !~ '^[A-Z0-9]{2,10}/[A-Z0-9]{2,10}$' THEN
+		RAISE EXCEPTION 'invalid symbol' USING ERRCODE = '22023',
+			DETAIL = 'A symbol is BASE/QUOTE, each side 2 to 10 upper-case letters or digits.';
+	END IF;
+	IF exchange IS NULL OR exchange !~ '^[a-z0-9_]{1,32}$' THEN
+		RAISE EXCEPTION 'exchange must be 1 to 32 of a-z, 0-9 and _' USING ERRCODE = '22023';
+	END IF;
+	IF tick_size IS NULL OR tick_size = 'NaN' OR tick_size <= 0 OR lot_size IS NULL OR lot_size = 'NaN' OR lot_size <= 0
+	   OR min_qty IS NULL OR min_qty = 'NaN' OR min_qty < 0 OR max_qty = 'NaN' OR max_qty <= 0
+	   OR min_notional IS NULL OR min_notional = 'NaN' OR min_notional < 0 OR enabled IS NULL THEN
+		RAISE EXCEPTION 'tick_size and lot_size must be positive, min_qty and min_notional not negative'
+			USING ERRCODE = '22023';
+	END IF;
+	INSERT INTO sigmax.instruments AS i (symbol, exchange, venue_symbol, tick_size, lot_size, min_qty, max_qty, min_notional, enabled)
+	VALUES (symbol, exchange, venue_symbol, tick_size, lot_size, min_qty, max_qty, min_notional, enabled)
+	ON CONFLICT ON CONSTRAINT instruments_pkey DO UPDATE
+	SET exchange = EXCLUDED.exchange, venue_symbol = EXCLUDED.venue_symbol, tick_size = EXCLUDED.tick_size,
+	    lot_size = EXCLUDED.lot_size, min_qty = EXCLUDED.min_qty, max_qty = EXCLUDED.max_qty,
+	    min_notional = EXCLUDED.min_notional, enabled = EXCLUDED.enabled;
+	PERFORM sigmax._audit_write('system', 'instrument.set',
+		jsonb_build_object('symbol', symbol, 'exchange', exchange, 'venue_symbol', venue_symbol,
+		                   'tick_size', tick_size, 'lot_size', lot_size, 'min_qty', min_qty,
+		                   'max_qty', max_qty, 'min_notional', min_notional, 'enabled', enabled));
+END
+$$;
+
+COMMENT ON FUNCTION sigmax.add_instrument(text, text, numeric, numeric, numeric, numeric, numeric, text, boolean) IS
+'Add or change a tradable instrument: the venue whose prices judge it and its lot, tick and notional rules.';
+
+CREATE FUNCTION sigmax.set_limits(account_id bigint, limits jsonb)
+RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	k text;
+	v jsonb;
+	known text[] := ARRAY['max_order_qty', 'max_order_notional', 'max_position_pct', 'max_exposure_pct',
+	                      'max_open_orders', 'max_daily_loss_pct', 'price_collar_pct', 'stale_price_ms',
+	                      'orders_per_minute', 'approval_notional', 'slippage_bps', 'fee_bps'];
+	before jsonb;
+BEGIN
+	IF limits IS NULL OR jsonb_typeof(limits) <> 'object' THEN
+		RAISE EXCEPTION 'limits must be a JSON object' USING ERRCODE = '22023',
+			HINT = 'For example ''{"max_position_pct": 0.05}''.';
+	END IF;
+	IF account_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM sigmax.accounts a WHERE a.account_id = set_limits.account_id) THEN
+		RAISE EXCEPTION 'account % does not exist', account_id USING ERRCODE = '22023';
+	END IF;
+	FOR k, v IN SELECT * FROM jsonb_each(limits) LOOP
+		IF NOT k = ANY (known) THEN
+			RAISE EXCEPTION 'unknown limit "%"', left(k, 64) USING ERRCODE = '22023',
+				HINT = 'Known limits: ' || array_to_string(known, ', ') || '.';
+		END IF;
+		IF jsonb_typeof(v) NOT IN ('number', 'null') THEN
+			RAISE EXCEPTION 'limit "%" must be a number or null', k USING ERRCODE = '22023';
+		END IF;
+		IF jsonb_typeof(v) = 'number' AND ((v::numeric <= 0 AND k NOT IN ('max_open_orders', 'slippage_bps', 'fee_bps'))
+		   OR v::numeric < 0
+		   OR (k IN ('max_open_orders', 'stale_price_ms', 'orders_per_minute') AND (v::numeric <> trunc(v::numeric) OR v::numeric > 2147483647))
+		   OR (k = 'max_daily_loss_pct' AND v::numeric > 1)
+		   OR (k IN ('slippage_bps', 'fee_bps') AND v::numeric >= 10000)) THEN
+			RAISE EXCEPTION 'limit "%" is out of range', k USING ERRCODE = '22023';
+		END IF;
+	END LOOP;
+
+	SELECT to_jsonb(r) - 'account_id' - 'updated_at' - 'updated_by' INTO before
+	  FROM sigmax.risk_limits r WHERE r.account_id IS NOT DISTINCT FROM set_limits.account_id;
+	IF before IS NULL THEN
+		INSERT INTO sigmax.risk_limits (account_id, updated_by) VALUES (set_limits.account_id, session_user);
+		before := '{}';
+	END IF;
+	UPDATE sigmax.risk_limits r SET
+		max_order_qty = CASE WHEN limits ? 'max_order_qty' THEN (limits->>'max_order_qty')::numeric ELSE r.max_order_qty END,
+		max_order_notional = CASE WHEN limits ? 'max_order_notional' THEN (limits->>'max_order_notional')::numeric ELSE r.max_order_notional END,
+		max_position_pct = CASE WHEN limits ? 'max_position_pct' THEN (limits->>'max_position_pct')::numeric ELSE r.max_position_pct END,
+		max_exposure_pct = CASE WHEN limits ? 'max_exposure_pct' THEN (limits->>'max_exposure_pct')::numeric ELSE r.max_exposure_pct END,
+		max_open_orders = CASE WHEN limits ? 'max_open_orders' THEN (limits->>'max_open_orders')::integer ELSE r.max_open_orders END,
+		max_daily_loss_pct = CASE WHEN limits ? 'max_daily_loss_pct' THEN (limits->>'max_daily_loss_pct')::numeric ELSE r.max_daily_loss_pct END,
+		price_collar_pct = CASE WHEN limits ? 'price_collar_pct' THEN (limits->>'price_collar_pct')::numeric ELSE r.price_collar_pct END,
+		stale_price_ms = CASE WHEN limits ? 'stale_price_ms' THEN (limits->>'stale_price_ms')::integer ELSE r.stale_price_ms END,
+		orders_per_minute = CASE WHEN limits ? 'orders_per_minute' THEN (limits->>'orders_per_minute')::integer ELSE r.orders_per_minute END,
+		approval_notional = CASE WHEN limits ? 'approval_notional' THEN (limits->>'approval_notional')::numeric ELSE r.approval_notional END,
+		slippage_bps = CASE WHEN limits ? 'slippage_bps' THEN (limits->>'slippage_bps')::numeric ELSE r.slippage_bps END,
+		fee_bps = CASE WHEN limits ? 'fee_bps' THEN (limits->>'fee_bps')::numeric ELSE r.fee_bps END,
+		updated_at = now(), updated_by = session_user
+	WHERE r.account_id IS NOT DISTINCT FROM set_limits.account_id;
+	PERFORM sigmax._limits_changed();
+	PERFORM sigmax._audit_write(CASE WHEN account_id IS NULL THEN 'system' ELSE 'account:' || account_id END,
+		'limits.set', jsonb_build_object('account_id', account_id, 'before', before, 'changes', limits));
+END
+$$;
+
+COMMENT ON FUNCTION sigmax.set_limits(bigint, jsonb) IS
+'Override risk limits for an account (NULL: the defaults of every account); keys as in sigmax.limits, null to inherit again.';
+
+CREATE FUNCTION sigmax._set_state(account_id bigint, new_state text, reason text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	old_state text;
+BEGIN
+	IF reason IS NOT NULL AND length(reason) > 500 THEN
+		RAISE EXCEPTION 'reason must be at most 500 characters' USING ERRCODE = '22023';
+	END IF;
+	IF account_id IS NULL THEN
+		-- Wait for orders in flight; shared memory learns the state at commit.
+		PERFORM sigmax._lock_global_state();
+		SELECT g.state INTO old_state FROM sigmax.global_state g;
+		INSERT INTO sigmax.global_state AS g (singleton, state, state_reason, state_changed_at, state_changed_by)
+		VALUES (true, new_state, reason, now(), session_user)
+		ON CONFLICT (singleton) DO UPDATE SET state = EXCLUDED.state, state_reason = EXCLUDED.state_reason,
+			state_changed_at = EXCLUDED.state_changed_at, state_changed_by = EXCLUDED.state_changed_by;
+		PERFORM sigmax._publish_global_state(new_state);
+		PERFORM sigmax._audit_write('system', 'state.' || new_state,
+			jsonb_build_object('scope', 'global', 'from', coalesce(old_state, 'active'), 'to', new_state, 'reason', reason));
+	ELSE
+		SELECT a.state INTO old_state FROM sigmax.accounts a WHERE a.account_id = _set_state.account_id FOR NO KEY UPDATE;
+		IF NOT FOUND THEN
+			RAISE EXCEPTION 'account % does not exist', account_id USING ERRCODE = '22023';
+		END IF;
+		UPDATE sigmax.accounts a SET state = new_state, state_reason = reason, state_changed_at = now(),
+			state_changed_by = session_user WHERE a.account_id = _set_state.account_id;
+		PERFORM sigmax._audit_write('account:' || account_id, 'state.' || new_state,
+			jsonb_build_object('scope', 'account', 'from', old_state, 'to', new_state, 'reason', reason));
+	END IF;
+END
+$$;
+
+COMMENT ON FUNCTION sigmax._set_state(bigint, text, text) IS 'Internal: change and ledger a trading state.';
+
+CREATE FUNCTION sigmax.pause(account_id bigint DEFAULT NULL, reason text DEFAULT NULL)
+RETURNS void
+LANGUAGE sql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT sigmax._set_state(account_id, 'paused', reason) $$;
+
+COMMENT ON FUNCTION sigmax.pause(bigint, text) IS
+'Pause trading for an account (NULL: every account): only orders that reduce a position pass.';
+
+CREATE FUNCTION sigmax.resume(account_id bigint DEFAULT NULL)
+RETURNS void
+LANGUAGE sql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT sigmax._set_state(account_id, 'active', 'resumed') $$;
+
+COMMENT ON FUNCTION sigmax.resume(bigint) IS
+'Return an account (NULL: the database-wide state) to active trading.';
+
+CREATE FUNCTION sigmax.set_reduce_only(account_id bigint, "on" boolean)
+RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF "on" IS NULL THEN
+		RAISE EXCEPTION 'on must not be null' USING ERRCODE = '22023';
+	END IF;
+	PERFORM sigmax._set_state(account_id, CASE WHEN "on" THEN 'reducing' ELSE 'active' END,
+		CASE WHEN "on" THEN 'reduce-only set' ELSE 'reduce-only lifted' END);
+END
+$$;
+
+COMMENT ON FUNCTION sigmax.set_reduce_only(bigint, boolean) IS
+'Allow only orders that reduce a position, for an account (NULL: every account), or lift it.';
+
+CREATE FUNCTION sigmax.kill_switch(reason text)
+RETURNS integer
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	o record;
+	n integer := 0;
+BEGIN
+	IF reason IS NULL OR length(reason) NOT BETWEEN 1 AND 500 THEN
+		RAISE EXCEPTION 'the kill switch needs a reason of 1 to 500 characters' USING ERRCODE = '22023';
+	END IF;
+	PERFORM sigmax._set_state(NULL, 'halted', reason);
+	FOR o IN SELECT x.order_id, x.account_id, x.symbol, x.side, x.qty, x.status
+	           FROM sigmax.orders x WHERE x.status IN ('accepted', 'pending_approval')
+	          ORDER BY x.account_id, x.order_id FOR UPDATE
+	LOOP
+		UPDATE sigmax.orders x SET status = 'cancelled', reason = 'kill switch', updated_at = now()
+		 WHERE x.order_id = o.order_id;
+		PERFORM sigmax._audit_write('account:' || o.account_id, 'order.cancelled',
+			jsonb_build_object('order_id', o.order_id, 'symbol', o.symbol, 'side', o.side, 'qty', o.qty,
+			                   'previous_status', o.status, 'by', 'kill_switch'));
+		n := n + 1;
+	END LOOP;
+	PERFORM sigmax._audit_write('system', 'kill_switch',
+		jsonb_build_object('reason', reason, 'cancelled_orders', n));
+	RETURN n;
+END
+$$;
+
+COMMENT ON FUNCTION sigmax.kill_switch(text) IS
+'Halt all trading and cancel every working order in the same transaction; returns how many were cancelled.';
+
+CREATE FUNCTION sigmax.trading_state(account_id bigint DEFAULT NULL)
+RETURNS text
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	g text := sigmax._global_state();
+	a text;
+	rank CONSTANT text[] := ARRAY['active', 'reducing', 'paused', 'halted'];
+BEGIN
+	IF account_id IS NULL THEN
+		RETURN g;
+	END IF;
+	SELECT x.state INTO a FROM sigmax.accounts x WHERE x.account_id = trading_state.account_id;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'account % does not exist', account_id USING ERRCODE = '22023';
+	END IF;
+	RETURN CASE WHEN array_position(rank, a) > array_position(rank, g) THEN a ELSE g END;
+END
+$$;
+
+COMMENT ON FUNCTION sigmax.trading_state(bigint) IS
+'Effective trading state (active, reducing, paused, halted) of an account, or the database-wide one for NULL.';
+
+CREATE FUNCTION sigmax.record_price(exchange text, symbol text, bid numeric, ask numeric, last numeric,
+	at timestamptz DEFAULT now())
+RETURNS integer
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	o record;
+	n integer := 0;
+BEGIN
+	IF exchange IS NULL OR exchange !~ '^[a-z0-9_]{1,32}$' THEN
+		RAISE EXCEPTION 'exchange must be 1 to 32 of a-z, 0-9 and _' USING ERRCODE = '22023';
+	END IF;
+	IF symbol IS NULL OR symbol !~ '^[A-Z0-9]{2,10}/[A-Z0-9]{2,10}$' THEN
+		RAISE EXCEPTION 'invalid symbol' USING ERRCODE = '22023';
+	END IF;
+	IF last IS NULL OR at IS NULL THEN
+		RAISE EXCEPTION 'last and at must not be null' USING ERRCODE = '22023';
+	END IF;
+	IF last = 'NaN' OR bid = 'NaN' OR ask = 'NaN' THEN
+		RAISE EXCEPTION 'prices must be numbers, not NaN' USING ERRCODE = '22023';
+	END IF;
+	IF last IN ('Infinity', '-Infinity') OR bid IN ('Infinity', '-Infinity') OR ask IN ('Infinity', '-Infinity')
+	   OR at IN ('infinity', '-infinity') THEN
+		RAISE EXCEPTION 'prices and time must be finite' USING ERRCODE = '22003';
+	END IF;
+	IF last <= 0 OR bid <= 0 OR ask <= 0 OR bid > ask THEN
+		RAISE EXCEPTION 'prices must be positive with bid <= ask' USING ERRCODE = '22023';
+	END IF;
+	INSERT INTO sigmax.market_prices AS m (exchange, symbol, bid, ask, last, recorded_at)
+	VALUES (record_price.exchange, record_price.symbol, record_price.bid, record_price.ask, record_price.last, record_price.at)
+	ON CONFLICT ON CONSTRAINT market_prices_pkey DO UPDATE
+	SET bid = EXCLUDED.bid, ask = EXCLUDED.ask, last = EXCLUDED.last, recorded_at = EXCLUDED.recorded_at
+	WHERE m.recorded_at <= EXCLUDED.recorded_at;
+
+	-- Resting limit orders the new price crosses fill at their limit (or better).
+	FOR o IN SELECT x.order_id, x.side, x.limit_price
+	           FROM sigmax.orders x JOIN sigmax.instruments i ON i.symbol = x.symbol
+	           JOIN sigmax.accounts a ON a.account_id = x.account_id
+	          WHERE x.symbol = record_price.symbol AND i.exchange = record_price.exchange
+	            AND x.status = 'accepted' AND x.order_type = 'limit' AND a.trading_mode = 'paper'
+	            AND ((x.side = 'buy' AND x.limit_price >= coalesce(record_price.ask, record_price.last))
+	              OR (x.side = 'sell' AND x.limit_price <= coalesce(record_price.bid, record_price.last)))
+	          ORDER BY x.order_id
+	LOOP
+		IF sigmax._fill_order(o.order_id,
+			CASE WHEN o.side = 'buy' THEN least(o.limit_price, coalesce(record_price.ask, record_price.last))
+			     ELSE greatest(o.limit_price, coalesce(record_price.bid, record_price.last)) END) THEN
+			n := n + 1;
+		END IF;
+	END LOOP;
+	RETURN n;
+END
+$$;
+
+COMMENT ON FUNCTION sigmax.record_price(text, text, numeric, numeric, numeric, timestamptz) IS
+'Record a venue''s price for a symbol (what the worker calls) and paper-fill the resting orders it crosses; returns the number of fills.';
+
+CREATE FUNCTION sigmax.order_counters()
+RETURNS TABLE (outcome text, count bigint)
+LANGUAGE c VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'sigmax_order_counters';
+
+COMMENT ON FUNCTION sigmax.order_counters() IS
+'Orders checked since the server started, by outcome (accepted or reason code), from shared memory: aborts do not undo them.';
+
+/* Reads for traders and admins. */
+CREATE VIEW sigmax.account_summary AS
+SELECT a.account_id, a.name, a.trading_mode, a.state, a.cash,
+       a.cash + coalesce(p.value, 0) AS equity, a.sod_equity,
+       a.cash + coalesce(p.value, 0) - a.sod_equity AS daily_pnl,
+       coalesce(p.gross, 0) AS gross_exposure,
+       (SELECT count(*) FROM sigmax.orders o WHERE o.account_id = a.account_id
+          AND o.status IN ('accepted', 'pending_approval')) AS open_orders
+  FROM sigmax.accounts a
+  LEFT JOIN LATERAL (
+	SELECT sum(x.qty * coalesce(m.last, x.avg_price)) AS value,
+	       sum(abs(x.qty) * coalesce(m.last, x.avg_price)) AS gross
+	  FROM sigmax.positions x LEFT JOIN sigmax.instruments i ON i.symbol = x.symbol
+	  LEFT JOIN sigmax.market_prices m ON m.exchange = i.exchange AND m.symbol = x.symbol
+	 WHERE x.account_id = a.account_id AND x.qty <> 0) p ON true;
+
+COMMENT ON VIEW sigmax.account_summary IS 'Each account''s state, cash, marked equity, P&L since the start of the UTC day, exposure and working orders.';
+
+SELECT sigmax._reset_shared_state();
+
+/* ---------------------------------------------------------------------------
  * Privileges: nothing for PUBLIC; each sigmax role gets what its job needs.
  * This section stays last so that it covers every object created above.
  * ------------------------------------------------------------------------- */
@@ -226,3 +885,27 @@ GRANT EXECUTE ON FUNCTION sigmax.audit_checkpoint() TO sigmax_admin;
 GRANT EXECUTE ON FUNCTION sigmax.audit_public_key() TO sigmax_admin, sigmax_auditor;
 GRANT EXECUTE ON FUNCTION sigmax.audit_checkpoint_export(bigint) TO sigmax_admin, sigmax_auditor;
 GRANT EXECUTE ON FUNCTION sigmax.audit_proof(text, bigint) TO sigmax_admin, sigmax_auditor;
+
+-- The risk engine: traders place and cancel orders and read them; admins run the desk.
+GRANT EXECUTE ON FUNCTION
+	sigmax.submit_order(bigint, text, text, numeric, text, numeric, text),
+	sigmax.check_order(bigint, text, text, numeric, text, numeric, text),
+	sigmax.cancel_order(bigint),
+	sigmax.trading_state(bigint)
+	TO sigmax_trader, sigmax_admin;
+GRANT EXECUTE ON FUNCTION
+	sigmax.create_account(text, numeric, text),
+	sigmax.add_instrument(text, text, numeric, numeric, numeric, numeric, numeric, text, boolean),
+	sigmax.set_limits(bigint, jsonb),
+	sigmax.pause(bigint, text),
+	sigmax.resume(bigint),
+	sigmax.set_reduce_only(bigint, boolean),
+	sigmax.kill_switch(text),
+	sigmax.record_price(text, text, numeric, numeric, numeric, timestamptz),
+	sigmax.order_counters()
+	TO sigmax_admin;
+GRANT SELECT ON sigmax.orders, sigmax.fills, sigmax.positions, sigmax.account_summary,
+	sigmax.instruments, sigmax.market_prices, sigmax.limits
+	TO sigmax_trader, sigmax_admin;
+GRANT SELECT ON sigmax.accounts, sigmax.global_state, sigmax.risk_limits, sigmax.builtin_limits
+	TO sigmax_admin;

@@ -63,6 +63,7 @@ bench_psql -d sigmax -c 'CREATE EXTENSION sigmax' ||
 
 export PGDATABASE=sigmax
 export BENCH_TMP=$SIGMAX_WORK/bench
+export BENCH_SERVER_LOG=$SIGMAX_WORK/server.log
 mkdir -p "$BENCH_TMP"
 
 echo
@@ -78,7 +79,8 @@ for name in "${names[@]}"; do
 		passed+=("$name")
 	else
 		failed+=("$name")
-		echo "sigmax: bench $name FAILED" >&2
+		echo "sigmax: bench $name FAILED; the server log ends with:" >&2
+		tail -n 15 "$SIGMAX_WORK/server.log" >&2 || true
 	fi
 	echo "($name took $(awk -v a="$start" -v b="$(bench_now)" 'BEGIN { printf "%.0f", b - a }') s)"
 	echo

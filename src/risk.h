@@ -86,6 +86,7 @@ extern Numeric num_div(Numeric a, Numeric b);
 extern Numeric num_abs(Numeric a);
 extern int	num_cmp(Numeric a, Numeric b);
 extern int	num_sign(Numeric a);
+extern Numeric num_round(Numeric a, int scale);
 extern char *num_text(Numeric a);
 
 /* fills.c */

@@ -495,3 +495,33 @@ sigmax_order_counters(PG_FUNCTION_ARGS)
 	}
 	return (Datum) 0;
 }
+
+PG_FUNCTION_INFO_V1(sigmax_lock_global_state);
+
+/* SQL: take the state lock exclusively before changing sigmax.global_state. */
+Datum
+sigmax_lock_global_state(PG_FUNCTION_ARGS)
+{
+	sigmax_global_state_lock_exclusive();
+	PG_RETURN_VOID();
+}
+
+PG_FUNCTION_INFO_V1(sigmax_publish_global_state);
+
+/* SQL: publish the new database-wide state to shared memory when the transaction commits. */
+Datum
+sigmax_publish_global_state(PG_FUNCTION_ARGS)
+{
+	sigmax_require_preload("trading state");
+	sigmax_global_state_publish(sigmax_state_from_text(text_to_cstring(PG_GETARG_TEXT_PP(0))));
+	PG_RETURN_VOID();
+}
+
+PG_FUNCTION_INFO_V1(sigmax_global_state_text);
+
+/* SQL: the database-wide state as the order checks see it. */
+Datum
+sigmax_global_state_text(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_TEXT_P(cstring_to_text(sigmax_state_text(sigmax_global_state(false))));
+}

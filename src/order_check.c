@@ -1,0 +1,690 @@
+/*
+ * order_check.c
+ *	  Validation of order input and the pre-trade checks, in the order of
+ *	  docs/risk-checks.md; the first check that fails decides the verdict.
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "utils/builtins.h"
+#include "utils/date.h"
+#include "utils/numeric.h"
+#include "utils/timestamp.h"
+
+#include "order.h"
+#include "risk.h"
+#include "sigmax.h"
+
+/* Largest quantity or price accepted as input; beyond it is 22003. */
+#define ORDER_MAX_VALUE "1000000000000000"
+
+static SPIPlanPtr account_lock_plan = NULL;
+static SPIPlanPtr account_plan = NULL;
+static SPIPlanPtr instrument_plan = NULL;
+static SPIPlanPtr book_plan = NULL;
+static SPIPlanPtr duplicate_plan = NULL;
+
+/* ---- numeric helpers: exact decimal arithmetic, never binary floats ---- */
+
+Numeric
+num_from_cstring(const char *s)
+{
+	return DatumGetNumeric(DirectFunctionCall3(numeric_in, CStringGetDatum(s),
+											   ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1)));
+}
+
+Numeric
+num_from_int(int64 v)
+{
+	return int64_to_numeric(v);
+}
+
+Numeric
+num_add(Numeric a, Numeric b)
+{
+	return DatumGetNumeric(DirectFunctionCall2(numeric_add, NumericGetDatum(a), NumericGetDatum(b)));
+}
+
+Numeric
+num_sub(Numeric a, Numeric b)
+{
+	return DatumGetNumeric(DirectFunctionCall2(numeric_sub, NumericGetDatum(a), NumericGetDatum(b)));
+}
+
+Numeric
+num_mul(Numeric a, Numeric b)
+{
+	return DatumGetNumeric(DirectFunctionCall2(numeric_mul, NumericGetDatum(a), NumericGetDatum(b)));
+}
+
+Numeric
+num_div(Numeric a, Numeric b)
+{
+	return DatumGetNumeric(DirectFunctionCall2(numeric_div, NumericGetDatum(a), NumericGetDatum(b)));
+}
+
+Numeric
+num_abs(Numeric a)
+{
+	return DatumGetNumeric(DirectFunctionCall1(numeric_abs, NumericGetDatum(a)));
+}
+
+int
+num_cmp(Numeric a, Numeric b)
+{
+	return DatumGetInt32(DirectFunctionCall2(numeric_cmp, NumericGetDatum(a), NumericGetDatum(b)));
+}
+
+int
+num_sign(Numeric a)
+{
+	return num_cmp(a, num_from_int(0));
+}
+
+Numeric
+num_round(Numeric a, int scale)
+{
+	return DatumGetNumeric(DirectFunctionCall2(numeric_round, NumericGetDatum(a), Int32GetDatum(scale)));
+}
+
+/* Text of a number for people: at most 8 decimals, no trailing zeros. */
+char *
+num_text(Numeric a)
+{
+	Numeric		r = DatumGetNumeric(DirectFunctionCall1(numeric_trim_scale,
+														NumericGetDatum(num_round(a, 8))));
+
+	return DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(r)));
+}
+
+/* Round a price to the instrument's tick: up for buys, down for sells (never better than the market). */
+static Numeric
+round_to_tick(Numeric price, Numeric tick, bool up)
+{
+	Numeric		units = num_div(price, tick);
+	Datum		whole = up ? DirectFunctionCall1(numeric_ceil, NumericGetDatum(units))
+		: DirectFunctionCall1(numeric_floor, NumericGetDatum(units));
+
+	return num_mul(DatumGetNumeric(whole), tick);
+}
+
+/* a is a whole multiple of step. */
+static bool
+num_is_multiple(Numeric a, Numeric step)
+{
+	Numeric		rem = DatumGetNumeric(DirectFunctionCall2(numeric_mod, NumericGetDatum(a),
+														  NumericGetDatum(step)));
+
+	return num_sign(rem) == 0;
+}
+
+/* ---- input validation: malformed input is an ERROR and writes nothing ---- */
+
+static void
+require_arg(bool isnull, const char *name)
+{
+	if (isnull)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must not be null", name)));
+}
+
+/* A finite positive quantity or price within range; reason code in the detail. */
+static void
+validate_amount(Numeric value, const char *name, const char *code)
+{
+	if (numeric_is_nan(value))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must be a number, not NaN", name),
+				 errdetail("Reason code %s.", code)));
+	if (numeric_is_inf(value))
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("%s must be finite", name),
+				 errdetail("Reason code %s.", code)));
+	if (num_sign(value) <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must be greater than zero", name),
+				 errdetail("Reason code %s.", code)));
+	if (num_cmp(value, num_from_cstring(ORDER_MAX_VALUE)) > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("%s is out of range", name),
+				 errdetail("Reason code %s; the largest accepted value is 1e15.", code)));
+}
+
+/* BASE/QUOTE, each 2 to 10 upper-case letters or digits. */
+bool
+order_symbol_valid(const char *s, int len)
+{
+	int			i,
+				slash = -1;
+
+	if (len < 5 || len > 21)
+		return false;
+	for (i = 0; i < len; i++)
+	{
+		if (s[i] == '/')
+		{
+			if (slash >= 0)
+				return false;
+			slash = i;
+		}
+		else if (!((s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= '0' && s[i] <= '9')))
+			return false;
+	}
+	return slash >= 2 && slash <= 10 && len - slash - 1 >= 2 && len - slash - 1 <= 10;
+}
+
+/*
+ * Read and validate submit_order/check_order arguments (account_id, symbol,
+ * side, qty, order_type, limit_price, client_order_id).
+ */
+void
+order_request_from_args(FunctionCallInfo fcinfo, OrderRequest *req)
+{
+	text	   *t;
+	char	   *side;
+	char	   *type;
+
+	memset(req, 0, sizeof(*req));
+	require_arg(PG_ARGISNULL(0), "account_id");
+	require_arg(PG_ARGISNULL(1), "symbol");
+	require_arg(PG_ARGISNULL(2), "side");
+	require_arg(PG_ARGISNULL(3), "qty");
+	require_arg(PG_ARGISNULL(4), "order_type");
+
+	req->account_id = PG_GETARG_INT64(0);
+	if (req->account_id <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("account_id must be positive")));
+
+	t = PG_GETARG_TEXT_PP(1);
+	if (!order_symbol_valid(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t)))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid symbol"),
+				 errdetail("Reason code INVALID_SYMBOL: a symbol is BASE/QUOTE, each side 2 to 10 upper-case letters or digits."),
+				 errhint("For example 'BTC/USDT'.")));
+	req->symbol = text_to_cstring(t);
+
+	t = PG_GETARG_TEXT_PP(2);
+	side = VARSIZE_ANY_EXHDR(t) <= 4 ? text_to_cstring(t) : "";
+	if (strcmp(side, "buy") == 0)
+		req->buy = true;
+	else if (strcmp(side, "sell") == 0)
+		req->buy = false;
+	else
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("side must be 'buy' or 'sell'"),
+				 errdetail("Reason code INVALID_SIDE.")));
+
+	req->qty = PG_GETARG_NUMERIC(3);
+	validate_amount(req->qty, "qty", "INVALID_QUANTITY");
+
+	t = PG_GETARG_TEXT_PP(4);
+	type = VARSIZE_ANY_EXHDR(t) <= 6 ? text_to_cstring(t) : "";
+	if (strcmp(type, "market") == 0)
+		req->market = true;
+	else if (strcmp(type, "limit") == 0)
+		req->market = false;
+	else
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("order_type must be 'market' or 'limit'")));
+
+	if (req->market && !PG_ARGISNULL(5))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("a market order takes no limit_price"),
+				 errdetail("Reason code INVALID_PRICE."),
+				 errhint("Use order_type 'limit' to set a price.")));
+	if (!req->market)
+	{
+		if (PG_ARGISNULL(5))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("a limit order needs a limit_price"),
+					 errdetail("Reason code INVALID_PRICE.")));
+		req->limit_price = PG_GETARG_NUMERIC(5);
+		validate_amount(req->limit_price, "limit_price", "INVALID_PRICE");
+	}
+
+	if (!PG_ARGISNULL(6))
+	{
+		int			i,
+					len;
+
+		t = PG_GETARG_TEXT_PP(6);
+		len = VARSIZE_ANY_EXHDR(t);
+		if (len < 1 || len > 64)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("client_order_id must be 1 to 64 characters long")));
+		for (i = 0; i < len; i++)
+		{
+			char		c = VARDATA_ANY(t)[i];
+
+			if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+				  c == '-' || c == '_' || c == '.' || c == ':'))
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("client_order_id may contain only letters, digits and \"-_.:\"")));
+		}
+		req->client_order_id = text_to_cstring(t);
+	}
+}
+
+/* ---- reading the state a verdict depends on ---- */
+
+static SPIPlanPtr
+prepare_kept(SPIPlanPtr *slot, const char *sql, int nargs, Oid *types)
+{
+	if (*slot == NULL)
+	{
+		SPIPlanPtr	plan = SPI_prepare(sql, nargs, types);
+
+		if (plan == NULL)
+			elog(ERROR, "sigmax: SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+		SPI_keepplan(plan);
+		*slot = plan;
+	}
+	return *slot;
+}
+
+static Numeric
+col_numeric(int col, bool *isnull)
+{
+	Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, col, isnull);
+
+	return *isnull ? NULL : DatumGetNumericCopy(d);
+}
+
+static Numeric
+col_numeric_or_null(int col)
+{
+	bool		isnull;
+
+	return col_numeric(col, &isnull);
+}
+
+/*
+ * Load the account (locked for the rest of the transaction unless a dry
+ * run), its limits, the instrument with its price, and the account's book.
+ * Errors when the account does not exist.
+ */
+void
+order_load_context(const OrderRequest *req, bool dry_run, OrderContext *ctx)
+{
+	Oid			types2[2] = {INT8OID, TEXTOID};
+	Oid			types1[1] = {INT8OID};
+	Oid			typest[1] = {TEXTOID};
+	Datum		args[2];
+	bool		isnull;
+	char	   *text;
+
+	memset(ctx, 0, sizeof(*ctx));
+	ctx->global_state = sigmax_global_state(!dry_run);
+	ctx->now = GetCurrentTimestamp();
+
+	args[0] = Int64GetDatum(req->account_id);
+	if (dry_run)
+		prepare_kept(&account_plan, "SELECT state, cash, sod_equity, sod_date, trading_mode "
+					 "FROM sigmax.accounts WHERE account_id = $1", 1, types1);
+	else
+		prepare_kept(&account_lock_plan, "SELECT state, cash, sod_equity, sod_date, trading_mode "
+					 "FROM sigmax.accounts WHERE account_id = $1 FOR NO KEY UPDATE", 1, types1);
+	if (SPI_execute_plan(dry_run ? account_plan : account_lock_plan, args, NULL, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "sigmax: reading the account failed");
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("account " INT64_FORMAT " does not exist", req->account_id)));
+	text = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	ctx->account_state = sigmax_state_from_text(text);
+	ctx->cash = col_numeric(2, &isnull);
+	ctx->sod_equity = col_numeric(3, &isnull);
+	ctx->sod_date = DatumGetDateADT(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 4, &isnull));
+	ctx->paper = strcmp(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 5), "paper") == 0;
+
+	ctx->limits = sigmax_account_limits(req->account_id);
+	if (ctx->limits == NULL)
+		elog(ERROR, "sigmax: account " INT64_FORMAT " has no limits", req->account_id);
+
+	args[0] = CStringGetTextDatum(req->symbol);
+	prepare_kept(&instrument_plan,
+				 "SELECT i.exchange, i.tick_size, i.lot_size, i.min_qty, i.max_qty, i.min_notional, "
+				 "i.enabled, p.bid, p.ask, p.last, p.recorded_at "
+				 "FROM sigmax.instruments i LEFT JOIN sigmax.market_prices p "
+				 "ON p.exchange = i.exchange AND p.symbol = i.symbol WHERE i.symbol = $1", 1, typest);
+	if (SPI_execute_plan(instrument_plan, args, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "sigmax: reading the instrument failed");
+	if (SPI_processed == 1)
+	{
+		ctx->instrument_found = true;
+		ctx->tick_size = col_numeric_or_null(2);
+		ctx->lot_size = col_numeric_or_null(3);
+		ctx->min_qty = col_numeric_or_null(4);
+		ctx->max_qty = col_numeric_or_null(5);
+		ctx->min_notional = col_numeric_or_null(6);
+		ctx->enabled = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 7, &isnull));
+		ctx->bid = col_numeric_or_null(8);
+		ctx->ask = col_numeric_or_null(9);
+		ctx->last = col_numeric_or_null(10);
+		{
+			Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 11, &isnull);
+
+			ctx->has_price = !isnull && ctx->last != NULL;
+			if (ctx->has_price)
+				ctx->price_at = DatumGetTimestampTz(d);
+		}
+	}
+
+	args[0] = Int64GetDatum(req->account_id);
+	args[1] = CStringGetTextDatum(req->symbol);
+	prepare_kept(&book_plan,
+				 "SELECT coalesce((SELECT qty FROM sigmax.positions WHERE account_id = $1 AND symbol = $2), 0),"
+				 " w.buy_qty, w.sell_qty, w.n, w.notional, w.buy_notional, e.gross, e.value FROM"
+				 " (SELECT coalesce(sum(qty - filled_qty) FILTER (WHERE side = 'buy' AND symbol = $2), 0) AS buy_qty,"
+				 "         coalesce(sum(qty - filled_qty) FILTER (WHERE side = 'sell' AND symbol = $2), 0) AS sell_qty,"
+				 "         count(*) AS n,"
+				 "         coalesce(sum((qty - filled_qty) * coalesce(limit_price, reference_price)), 0) AS notional,"
+				 "         coalesce(sum((qty - filled_qty) * coalesce(limit_price, reference_price))"
+				 "                  FILTER (WHERE side = 'buy'), 0) AS buy_notional"
+				 "    FROM sigmax.orders WHERE account_id = $1 AND status IN ('accepted', 'pending_approval')) w,"
+				 " (SELECT coalesce(sum(abs(p.qty) * coalesce(m.last, p.avg_price)), 0) AS gross,"
+				 "         coalesce(sum(p.qty * coalesce(m.last, p.avg_price)), 0) AS value"
+				 "    FROM sigmax.positions p LEFT JOIN sigmax.instruments i ON i.symbol = p.symbol"
+				 "    LEFT JOIN sigmax.market_prices m ON m.exchange = i.exchange AND m.symbol = p.symbol"
+				 "   WHERE p.account_id = $1 AND p.qty <> 0) e", 2, types2);
+	if (SPI_execute_plan(book_plan, args, NULL, true, 1) != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "sigmax: reading the account's book failed");
+	ctx->position = col_numeric(1, &isnull);
+	ctx->working_buy = col_numeric(2, &isnull);
+	ctx->working_sell = col_numeric(3, &isnull);
+	ctx->open_orders = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 4, &isnull));
+	ctx->working_notional = col_numeric(5, &isnull);
+	ctx->working_buy_notional = col_numeric(6, &isnull);
+	ctx->gross_exposure = col_numeric(7, &isnull);
+	ctx->position_value = col_numeric(8, &isnull);
+	ctx->equity = num_add(ctx->cash, ctx->position_value);
+
+	/* Start of a new UTC day: today's losses count from today's equity. */
+	ctx->today = DatumGetDateADT(DirectFunctionCall1(timestamptz_date,
+													 TimestampTzGetDatum(ctx->now)));
+	ctx->day_rolled = ctx->sod_date < ctx->today;
+	if (ctx->day_rolled)
+		ctx->sod_equity = ctx->equity;
+
+	if (req->client_order_id != NULL)
+	{
+		args[1] = CStringGetTextDatum(req->client_order_id);
+		prepare_kept(&duplicate_plan,
+					 "SELECT order_id, symbol, side, order_type, qty, limit_price, status, "
+					 "coalesce(reason_code, ''), coalesce(reason, '') "
+					 "FROM sigmax.orders WHERE account_id = $1 AND client_order_id = $2", 2, types2);
+		if (SPI_execute_plan(duplicate_plan, args, NULL, true, 1) != SPI_OK_SELECT)
+			elog(ERROR, "sigmax: reading client_order_id failed");
+		if (SPI_processed == 1)
+		{
+			HeapTuple	tup = SPI_tuptable->vals[0];
+			TupleDesc	desc = SPI_tuptable->tupdesc;
+			Numeric		qty = col_numeric(5, &isnull);
+			Numeric		px = col_numeric_or_null(6);
+
+			ctx->dup_order_id = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
+			ctx->dup_status = SPI_getvalue(tup, desc, 7);
+			ctx->dup_reason_code = SPI_getvalue(tup, desc, 8);
+			ctx->dup_reason = SPI_getvalue(tup, desc, 9);
+			ctx->dup_same = strcmp(SPI_getvalue(tup, desc, 2), req->symbol) == 0 &&
+				strcmp(SPI_getvalue(tup, desc, 3), req->buy ? "buy" : "sell") == 0 &&
+				strcmp(SPI_getvalue(tup, desc, 4), req->market ? "market" : "limit") == 0 &&
+				num_cmp(qty, req->qty) == 0 &&
+				((px == NULL && req->limit_price == NULL) ||
+				 (px != NULL && req->limit_price != NULL && num_cmp(px, req->limit_price) == 0));
+		}
+	}
+}
+
+/* ---- the checks ---- */
+
+static Numeric
+pct_of(Numeric pct, Numeric base)
+{
+	return num_mul(pct, base);
+}
+
+static Numeric
+bps_factor(Numeric bps, bool up)
+{
+	Numeric		f = num_div(bps, num_from_int(10000));
+
+	return up ? num_add(num_from_int(1), f) : num_sub(num_from_int(1), f);
+}
+
+/* Record the deciding check and its human reason. */
+static void
+reject(Verdict *v, SigmaxReason reason, const char *fmt,...) pg_attribute_printf(3, 4);
+
+static void
+reject(Verdict *v, SigmaxReason reason, const char *fmt,...)
+{
+	va_list		ap;
+	char		buf[512];
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	v->reason = reason;
+	v->reason_text = pstrdup(buf);
+}
+
+/*
+ * Run every check in order; the first that fails decides. Fills in the
+ * prices the order would execute at. Takes a rate token unless dry_run.
+ */
+void
+order_decide(const OrderRequest *req, const OrderContext *ctx, bool dry_run, Verdict *v)
+{
+	const AccountLimits *lim = ctx->limits;
+	SigmaxState state = Max(ctx->global_state, ctx->account_state);
+	Numeric		zero = num_from_int(0);
+	Numeric		signed_qty = req->buy ? req->qty : num_sub(zero, req->qty);
+	Numeric		working_same = req->buy ? ctx->working_buy : ctx->working_sell;
+	Numeric		working_reducing = req->buy ? ctx->working_buy : ctx->working_sell;
+	Numeric		side_price;
+
+	memset(v, 0, sizeof(*v));
+	v->reason = REASON_NONE;
+
+	/* Reducing: against the position, and not beyond it with the working orders on that side. */
+	v->reducing = num_sign(ctx->position) != 0 &&
+		(num_sign(ctx->position) > 0) != req->buy &&
+		num_cmp(num_add(req->qty, working_reducing), num_abs(ctx->position)) <= 0;
+
+	/* The price this order would execute at, and its notional. */
+	if (ctx->has_price)
+	{
+		v->reference_price = ctx->last;
+		side_price = req->buy ? (ctx->ask ? ctx->ask : ctx->last) : (ctx->bid ? ctx->bid : ctx->last);
+		if (req->market)
+		{
+			v->exec_price = num_mul(side_price, bps_factor(lim->slippage_bps, req->buy));
+			if (ctx->tick_size != NULL)
+				v->exec_price = round_to_tick(v->exec_price, ctx->tick_size, req->buy);
+		}
+		else
+		{
+			bool		marketable = req->buy ? num_cmp(req->limit_price, side_price) >= 0
+				: num_cmp(req->limit_price, side_price) <= 0;
+
+			v->marketable = marketable;
+			v->exec_price = marketable ? side_price : req->limit_price;
+		}
+	}
+	else if (!req->market)
+		v->exec_price = req->limit_price;
+	if (v->exec_price != NULL)
+		v->notional = num_mul(req->qty, req->market ? v->exec_price : req->limit_price);
+
+	if (!ctx->instrument_found || !ctx->enabled)
+	{
+		reject(v, REASON_UNKNOWN_INSTRUMENT, "%s is not a tradable instrument",
+			   req->symbol);
+		return;
+	}
+	if (!num_is_multiple(req->qty, ctx->lot_size) || num_cmp(req->qty, ctx->min_qty) < 0 ||
+		(ctx->max_qty && num_cmp(req->qty, ctx->max_qty) > 0))
+	{
+		reject(v, REASON_LOT_SIZE, "qty %s is not a multiple of the lot size %s between %s and %s",
+			   num_text(req->qty), num_text(ctx->lot_size), num_text(ctx->min_qty),
+			   ctx->max_qty ? num_text(ctx->max_qty) : "no maximum");
+		return;
+	}
+	if (!req->market && !num_is_multiple(req->limit_price, ctx->tick_size))
+	{
+		reject(v, REASON_TICK_SIZE, "limit_price %s is not a multiple of the tick size %s",
+			   num_text(req->limit_price), num_text(ctx->tick_size));
+		return;
+	}
+	if (v->notional != NULL && num_cmp(v->notional, ctx->min_notional) < 0)
+	{
+		reject(v, REASON_MIN_NOTIONAL, "notional %s is below the minimum %s",
+			   num_text(v->notional), num_text(ctx->min_notional));
+		return;
+	}
+	if (!sigmax_rate_take(req->account_id, lim->orders_per_minute, dry_run))
+	{
+		reject(v, REASON_RATE_LIMIT, "more than %d orders a minute for this account",
+			   lim->orders_per_minute);
+		return;
+	}
+	if (state == STATE_PAUSED && !v->reducing)
+	{
+		reject(v, REASON_TRADING_PAUSED, "trading is paused%s; only orders that reduce a position pass",
+			   ctx->global_state == STATE_PAUSED ? " for every account" : " for this account");
+		return;
+	}
+	if (state == STATE_HALTED && !v->reducing)
+	{
+		reject(v, REASON_TRADING_HALTED, "trading is halted%s; only orders that reduce a position pass",
+			   ctx->global_state == STATE_HALTED ? " by the kill switch" : " for this account");
+		return;
+	}
+	if (state == STATE_REDUCING && !v->reducing)
+	{
+		reject(v, REASON_REDUCE_ONLY, "the %s is reduce-only and this order does not reduce a position",
+			   ctx->global_state == STATE_REDUCING ? "market" : "account");
+		return;
+	}
+	if (ctx->dup_order_id != 0 && !ctx->dup_same)
+	{
+		reject(v, REASON_DUPLICATE_ORDER, "client_order_id %s already names order " INT64_FORMAT
+			   " with other parameters", req->client_order_id, ctx->dup_order_id);
+		return;
+	}
+	if (!ctx->has_price ||
+		ctx->now - ctx->price_at > (int64) lim->stale_price_ms * 1000)
+	{
+		if (req->market || !v->reducing)
+		{
+			reject(v, REASON_STALE_PRICE, ctx->has_price ? "the last price of %s is older than %d ms"
+				   : "there is no price for %s (stale after %d ms)", req->symbol, lim->stale_price_ms);
+			return;
+		}
+	}
+	if (ctx->has_price)
+	{
+		Numeric		probe = req->market ? v->exec_price : req->limit_price;
+		Numeric		dev = num_div(num_abs(num_sub(probe, ctx->last)), ctx->last);
+
+		if (num_cmp(dev, lim->price_collar_pct) > 0)
+		{
+			reject(v, REASON_PRICE_COLLAR, "price %s is more than %s from the last price %s",
+				   num_text(probe), num_text(lim->price_collar_pct), num_text(ctx->last));
+			return;
+		}
+	}
+	if (lim->max_order_qty && num_cmp(req->qty, lim->max_order_qty) > 0)
+	{
+		reject(v, REASON_MAX_ORDER_QTY, "qty %s is above the limit %s",
+			   num_text(req->qty), num_text(lim->max_order_qty));
+		return;
+	}
+	if (lim->max_order_notional && v->notional && num_cmp(v->notional, lim->max_order_notional) > 0)
+	{
+		reject(v, REASON_MAX_ORDER_NOTIONAL, "notional %s is above the limit %s",
+			   num_text(v->notional), num_text(lim->max_order_notional));
+		return;
+	}
+	if (!v->reducing && v->exec_price != NULL)
+	{
+		/* Every working order on this side counts as if filled. */
+		Numeric		post = num_add(num_add(ctx->position, signed_qty),
+								   req->buy ? working_same : num_sub(zero, working_same));
+		Numeric		post_value = num_mul(num_abs(post), v->exec_price);
+		Numeric		limit = pct_of(lim->max_position_pct, ctx->equity);
+
+		if (num_cmp(post_value, limit) > 0)
+		{
+			reject(v, REASON_POSITION_LIMIT, "position would be %s %s (%s), above %s of equity (%s)",
+				   num_text(post), req->symbol, num_text(post_value),
+				   num_text(lim->max_position_pct), num_text(limit));
+			return;
+		}
+	}
+	if (!v->reducing && v->notional != NULL)
+	{
+		Numeric		gross = num_add(num_add(ctx->gross_exposure, ctx->working_notional), v->notional);
+		Numeric		limit = pct_of(lim->max_exposure_pct, ctx->equity);
+
+		if (num_cmp(gross, limit) > 0)
+		{
+			reject(v, REASON_EXPOSURE_LIMIT, "gross exposure would be %s, above %s of equity (%s)",
+				   num_text(gross), num_text(lim->max_exposure_pct), num_text(limit));
+			return;
+		}
+	}
+	if (ctx->open_orders >= lim->max_open_orders)
+	{
+		reject(v, REASON_OPEN_ORDERS_LIMIT, "the account has " INT64_FORMAT " working orders; the limit is %d",
+			   ctx->open_orders, lim->max_open_orders);
+		return;
+	}
+	if (!v->reducing)
+	{
+		Numeric		daily = num_sub(ctx->equity, ctx->sod_equity);
+		Numeric		floor = num_sub(zero, pct_of(lim->max_daily_loss_pct, ctx->sod_equity));
+
+		if (num_cmp(daily, floor) <= 0)
+		{
+			reject(v, REASON_DAILY_LOSS_LIMIT, "today's P&L %s has reached the daily loss limit %s",
+				   num_text(daily), num_text(floor));
+			return;
+		}
+	}
+	if (req->buy && !v->reducing && ctx->paper && v->exec_price != NULL)
+	{
+		Numeric		cost = num_mul(num_mul(req->qty, v->exec_price), bps_factor(lim->fee_bps, true));
+		Numeric		needed = num_add(cost, ctx->working_buy_notional);
+
+		if (num_cmp(needed, ctx->cash) > 0)
+		{
+			reject(v, REASON_INSUFFICIENT_BALANCE, "the order needs %s with working buys; the cash balance is %s",
+				   num_text(needed), num_text(ctx->cash));
+			return;
+		}
+	}
+	if (lim->approval_notional && v->notional && num_cmp(v->notional, lim->approval_notional) >= 0)
+	{
+		v->pending_approval = true;
+		v->reason_text = psprintf("notional %s is at or above the approval threshold %s",
+								  num_text(v->notional), num_text(lim->approval_notional));
+	}
+}

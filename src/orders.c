@@ -1,0 +1,332 @@
+/*
+ * orders.c
+ *	  sigmax.submit_order and sigmax.check_order: validate, check, record the
+ *	  verdict, paper-fill and ledger it, all in the caller's transaction.
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/json.h"
+#include "utils/jsonb.h"
+
+#include "ledger.h"
+#include "order.h"
+#include "risk.h"
+#include "sigmax.h"
+
+PG_FUNCTION_INFO_V1(sigmax_submit_order);
+PG_FUNCTION_INFO_V1(sigmax_check_order);
+PG_FUNCTION_INFO_V1(sigmax_fill_order);
+PG_FUNCTION_INFO_V1(sigmax_internal_audit_write);
+
+static SPIPlanPtr insert_plan = NULL;
+static SPIPlanPtr rollover_plan = NULL;
+static SPIPlanPtr resting_plan = NULL;
+
+static void
+kept(SPIPlanPtr *slot, const char *sql, int n, Oid *types)
+{
+	if (*slot == NULL)
+	{
+		SPIPlanPtr	plan = SPI_prepare(sql, n, types);
+
+		if (plan == NULL)
+			elog(ERROR, "sigmax: SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+		SPI_keepplan(plan);
+		*slot = plan;
+	}
+}
+
+/* Append "key": value, where value is a JSON number, string or null. */
+static void
+json_num(StringInfo buf, const char *key, Numeric value)
+{
+	appendStringInfo(buf, ", \"%s\": %s", key,
+					 value ? DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(value))) : "null");
+}
+
+static void
+json_str(StringInfo buf, const char *key, const char *value)
+{
+	appendStringInfo(buf, ", \"%s\": ", key);
+	if (value)
+		escape_json(buf, value);
+	else
+		appendStringInfoString(buf, "null");
+}
+
+/* Ledger the decision on the account's stream. */
+static void
+ledger_order(const char *action, int64 order_id, const OrderRequest *req, const char *status,
+			 const Verdict *v, Numeric fill_price, Numeric fee)
+{
+	StringInfoData buf;
+	char		stream[40];
+
+	initStringInfo(&buf);
+	appendStringInfo(&buf, "{\"order_id\": " INT64_FORMAT, order_id);
+	json_str(&buf, "symbol", req->symbol);
+	json_str(&buf, "side", req->buy ? "buy" : "sell");
+	json_str(&buf, "order_type", req->market ? "market" : "limit");
+	json_num(&buf, "qty", req->qty);
+	json_num(&buf, "limit_price", req->limit_price);
+	json_str(&buf, "client_order_id", req->client_order_id);
+	json_str(&buf, "status", status);
+	json_str(&buf, "reason_code", v->reason == REASON_NONE ? NULL : sigmax_reason_codes[v->reason]);
+	json_str(&buf, "reason", v->reason_text);
+	json_num(&buf, "reference_price", v->reference_price);
+	json_num(&buf, "fill_price", fill_price);
+	json_num(&buf, "fee", fee);
+	appendStringInfo(&buf, ", \"reducing\": %s}", v->reducing ? "true" : "false");
+
+	snprintf(stream, sizeof(stream), "account:" INT64_FORMAT, req->account_id);
+	sigmax_audit_write(stream, action,
+					   DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data))));
+}
+
+static Datum
+result_row(FunctionCallInfo fcinfo, bool has_id, int64 order_id, const char *status,
+		   const char *reason_code, const char *reason)
+{
+	TupleDesc	tupdesc;
+	Datum		values[4];
+	bool		nulls[4] = {!has_id, false, reason_code == NULL, reason == NULL};
+
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "sigmax: order functions must return a row");
+	values[0] = Int64GetDatum(order_id);
+	values[1] = CStringGetTextDatum(status);
+	values[2] = reason_code ? CStringGetTextDatum(reason_code) : (Datum) 0;
+	values[3] = reason ? CStringGetTextDatum(reason) : (Datum) 0;
+	return HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc), values, nulls));
+}
+
+/* The fee of a fill: notional times fee_bps / 10000. */
+static Numeric
+fill_fee(const AccountLimits *lim, Numeric qty, Numeric price)
+{
+	return num_round(num_div(num_mul(num_mul(qty, price), lim->fee_bps), num_from_int(10000)), 12);
+}
+
+/*
+ * The order path shared by submit_order and check_order. A dry run reads
+ * without locking, takes no rate token and writes nothing.
+ */
+static Datum
+order_entry(FunctionCallInfo fcinfo, bool dry_run)
+{
+	MemoryContext call_ctx = CurrentMemoryContext;
+	OrderRequest req;
+	OrderContext ctx;
+	Verdict		v;
+	const char *status;
+	bool		fill_now;
+	int64		order_id;
+	Numeric		fee = NULL;
+	Datum		result;
+
+	order_request_from_args(fcinfo, &req);
+	sigmax_require_preload(dry_run ? "sigmax.check_order" : "sigmax.submit_order");
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "sigmax: SPI_connect failed");
+	MemoryContextSwitchTo(call_ctx);
+	order_load_context(&req, dry_run, &ctx);
+
+	/* Resubmitting a client_order_id returns the original verdict, never a second order. */
+	if (ctx.dup_order_id != 0 && ctx.dup_same)
+	{
+		SPI_finish();
+		return result_row(fcinfo, true, ctx.dup_order_id, ctx.dup_status,
+						  ctx.dup_reason_code[0] ? ctx.dup_reason_code : NULL,
+						  ctx.dup_reason[0] ? ctx.dup_reason : NULL);
+	}
+
+	order_decide(&req, &ctx, dry_run, &v);
+	sigmax_count_verdict(v.reason, dry_run);
+
+	fill_now = v.reason == REASON_NONE && !v.pending_approval && ctx.paper &&
+		v.exec_price != NULL && (req.market || v.marketable);
+	if (v.reason != REASON_NONE)
+		status = "rejected";
+	else if (v.pending_approval)
+		status = "pending_approval";
+	else
+		status = fill_now ? "filled" : "accepted";
+
+	if (dry_run)
+	{
+		SPI_finish();
+		return result_row(fcinfo, false, 0, status,
+						  v.reason == REASON_NONE ? NULL : sigmax_reason_codes[v.reason], v.reason_text);
+	}
+
+	if (ctx.day_rolled)
+	{
+		Oid			types[3] = {INT8OID, DATEOID, NUMERICOID};
+		Datum		args[3] = {Int64GetDatum(req.account_id), DateADTGetDatum(ctx.today),
+		NumericGetDatum(ctx.sod_equity)};
+
+		kept(&rollover_plan, "UPDATE sigmax.accounts SET sod_date = $2, sod_equity = $3 "
+			 "WHERE account_id = $1", 3, types);
+		if (SPI_execute_plan(rollover_plan, args, NULL, false, 0) != SPI_OK_UPDATE)
+			elog(ERROR, "sigmax: start-of-day rollover failed");
+	}
+
+	{
+		Oid			types[12] = {INT8OID, TEXTOID, TEXTOID, TEXTOID, NUMERICOID, NUMERICOID,
+		TEXTOID, TEXTOID, TEXTOID, TEXTOID, NUMERICOID, BOOLOID};
+		Datum		args[12];
+		char		nulls[12] = "            ";
+		bool		isnull;
+
+		kept(&insert_plan,
+			 "INSERT INTO sigmax.orders (account_id, symbol, side, order_type, qty, limit_price, "
+			 "client_order_id, status, reason_code, reason, reference_price, reduce_only) "
+			 "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING order_id",
+			 12, types);
+		args[0] = Int64GetDatum(req.account_id);
+		args[1] = CStringGetTextDatum(req.symbol);
+		args[2] = CStringGetTextDatum(req.buy ? "buy" : "sell");
+		args[3] = CStringGetTextDatum(req.market ? "market" : "limit");
+		args[4] = NumericGetDatum(req.qty);
+		args[5] = req.limit_price ? NumericGetDatum(req.limit_price) : (Datum) 0;
+		nulls[5] = req.limit_price ? ' ' : 'n';
+		/* A rejected duplicate keeps the original's client_order_id unique. */
+		if (req.client_order_id && v.reason != REASON_DUPLICATE_ORDER)
+			args[6] = CStringGetTextDatum(req.client_order_id);
+		else
+			nulls[6] = 'n';
+		args[7] = CStringGetTextDatum(fill_now ? "accepted" : status);
+		if (v.reason != REASON_NONE)
+			args[8] = CStringGetTextDatum(sigmax_reason_codes[v.reason]);
+		else
+			nulls[8] = 'n';
+		if (v.reason_text)
+			args[9] = CStringGetTextDatum(v.reason_text);
+		else
+			nulls[9] = 'n';
+		args[10] = v.reference_price ? NumericGetDatum(v.reference_price) : (Datum) 0;
+		nulls[10] = v.reference_price ? ' ' : 'n';
+		args[11] = BoolGetDatum(v.reducing);
+		if (SPI_execute_plan(insert_plan, args, nulls, false, 1) != SPI_OK_INSERT_RETURNING)
+			elog(ERROR, "sigmax: recording the order failed");
+		order_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	}
+
+	if (fill_now)
+	{
+		fee = fill_fee(ctx.limits, req.qty, v.exec_price);
+		sigmax_apply_fill(order_id, req.account_id, req.symbol, req.buy, req.qty, v.exec_price, fee);
+	}
+
+	ledger_order(v.reason != REASON_NONE ? "order.rejected"
+				 : v.pending_approval ? "order.pending_approval"
+				 : fill_now ? "order.filled" : "order.accepted",
+				 order_id, &req, status, &v, fill_now ? v.exec_price : NULL, fee);
+
+	SPI_finish();
+	result = result_row(fcinfo, true, order_id, status,
+						v.reason == REASON_NONE ? NULL : sigmax_reason_codes[v.reason], v.reason_text);
+	return result;
+}
+
+/* sigmax.submit_order(...): returns (order_id, status, reason_code, reason). */
+Datum
+sigmax_submit_order(PG_FUNCTION_ARGS)
+{
+	return order_entry(fcinfo, false);
+}
+
+/* sigmax.check_order(...): the same verdict, nothing written, no rate token taken. */
+Datum
+sigmax_check_order(PG_FUNCTION_ARGS)
+{
+	return order_entry(fcinfo, true);
+}
+
+/*
+ * sigmax._fill_order(order_id, price): fill a resting limit order that a
+ * recorded price crossed. Locks the account; false when the order is no
+ * longer working (cancelled or filled meanwhile).
+ */
+Datum
+sigmax_fill_order(PG_FUNCTION_ARGS)
+{
+	MemoryContext call_ctx = CurrentMemoryContext;
+	int64		order_id = PG_GETARG_INT64(0);
+	Numeric		price = PG_GETARG_NUMERIC(1);
+	Oid			types[1] = {INT8OID};
+	Datum		arg = Int64GetDatum(order_id);
+	OrderRequest req;
+	Verdict		v;
+	Numeric		fee;
+	bool		isnull;
+	AccountLimits *lim;
+	HeapTuple	tup;
+	TupleDesc	desc;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "sigmax: SPI_connect failed");
+	MemoryContextSwitchTo(call_ctx);
+	kept(&resting_plan,
+		 "SELECT o.account_id, o.symbol, o.side, o.qty - o.filled_qty, o.limit_price, o.client_order_id, "
+		 "o.reference_price, o.reduce_only "
+		 "FROM sigmax.orders o JOIN sigmax.accounts a USING (account_id) "
+		 "WHERE o.order_id = $1 AND o.status = 'accepted' FOR NO KEY UPDATE", 1, types);
+	if (SPI_execute_plan(resting_plan, &arg, NULL, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "sigmax: reading the resting order failed");
+	if (SPI_processed == 0)
+	{
+		SPI_finish();
+		PG_RETURN_BOOL(false);
+	}
+	tup = SPI_tuptable->vals[0];
+	desc = SPI_tuptable->tupdesc;
+	memset(&req, 0, sizeof(req));
+	req.account_id = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
+	req.symbol = SPI_getvalue(tup, desc, 2);
+	req.buy = strcmp(SPI_getvalue(tup, desc, 3), "buy") == 0;
+	req.qty = DatumGetNumericCopy(SPI_getbinval(tup, desc, 4, &isnull));
+	req.limit_price = DatumGetNumericCopy(SPI_getbinval(tup, desc, 5, &isnull));
+	req.client_order_id = SPI_getvalue(tup, desc, 6);
+	memset(&v, 0, sizeof(v));
+	{
+		Datum		d = SPI_getbinval(tup, desc, 7, &isnull);
+
+		v.reference_price = isnull ? NULL : DatumGetNumericCopy(d);
+	}
+	v.reducing = DatumGetBool(SPI_getbinval(tup, desc, 8, &isnull));
+
+	lim = sigmax_account_limits(req.account_id);
+	fee = fill_fee(lim, req.qty, price);
+	sigmax_apply_fill(order_id, req.account_id, req.symbol, req.buy, req.qty, price, fee);
+	ledger_order("order.fill", order_id, &req, "filled", &v, price, fee);
+	SPI_finish();
+	PG_RETURN_BOOL(true);
+}
+
+/* sigmax._audit_write(stream, action, payload): the ledger entry point for sigmax's SQL functions. */
+Datum
+sigmax_internal_audit_write(PG_FUNCTION_ARGS)
+{
+	char	   *stream;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("stream, action and payload must not be null")));
+	stream = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	if (ledger_stream_kind(stream) == LEDGER_STREAM_INVALID)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid ledger stream name")));
+	PG_RETURN_INT64(sigmax_audit_write(stream, text_to_cstring(PG_GETARG_TEXT_PP(1)),
+									   PG_GETARG_JSONB_P(2)));
+}
