@@ -12,13 +12,15 @@
 #    audit_proof() on a large stream.
 #
 # Knobs (environment): BENCH_DURATION seconds per pgbench run (10),
-# BENCH_WARMUP seconds of unreported warm-up (2), BENCH_VERIFY_ENTRIES (1000000),
+# BENCH_WARMUP seconds of unreported warm-up (2), BENCH_ROUNDS runs of each
+# side per case, in alternating order, reporting the median (2), BENCH_VERIFY_ENTRIES (1000000),
 # BENCH_PGBENCH_MODE pgbench protocol (prepared).
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 bench_require_cluster
 
 DURATION=${BENCH_DURATION:-10}
 WARMUP=${BENCH_WARMUP:-2}
+ROUNDS=${BENCH_ROUNDS:-2}
 ENTRIES=${BENCH_VERIFY_ENTRIES:-1000000}
 FILL_CLIENTS=8
 FILL_BATCH=1000
@@ -71,20 +73,32 @@ run_tps() {
 		-D n=0 -D base=$((run_index * 10000000000))
 }
 
-echo "a. sigmax.audit_append() vs plain INSERT of the same row (pgbench -M $BENCH_PGBENCH_MODE, ${DURATION} s per run)"
+echo "a. sigmax.audit_append() vs plain INSERT of the same row (pgbench -M $BENCH_PGBENCH_MODE; median of $ROUNDS runs of ${DURATION} s each)"
 if [ "$WARMUP" -gt 0 ]; then
 	run_index=$((run_index + 1))
 	run_tps plain 8 off "$WARMUP" >/dev/null
 	run_tps append 8 off "$WARMUP" >/dev/null
 fi
-fmt_a='  %-7s %-8s %-11s %11s %16s %6s %7s  %s\n'
-printf "$fmt_a" clients streams sync_commit plain_tps audit_append_tps ratio target ""
+fmt_a='  %-7s %-7s %-11s %10s %16s %6s %7s %7s  %s\n'
+printf "$fmt_a" clients streams sync_commit plain_tps audit_append_tps ratio spread target ""
 for sync in off on; do
 	for clients in 1 8; do
-		run_index=$((run_index + 1))
-		plain=$(run_tps plain "$clients" "$sync" "$DURATION")
-		append=$(run_tps append "$clients" "$sync" "$DURATION")
+		plains=()
+		appends=()
+		# Rounds alternate the order (plain, append, append, plain, ...) so that a
+		# drift in the machine's speed weighs on both sides alike.
+		for ((round = 1; round <= ROUNDS; round++)); do
+			if ((round % 2)); then order="plain append"; else order="append plain"; fi
+			for kind in $order; do
+				run_index=$((run_index + 1))
+				tps=$(run_tps "$kind" "$clients" "$sync" "$DURATION")
+				if [ "$kind" = plain ]; then plains+=("$tps"); else appends+=("$tps"); fi
+			done
+		done
+		plain=$(printf '%.0f' "$(bench_median "${plains[@]}")")
+		append=$(printf '%.0f' "$(bench_median "${appends[@]}")")
 		ratio=$(bench_ratio "$append" "$plain")
+		spread=$(printf '%s\n' "$(bench_spread "${plains[@]}")" "$(bench_spread "${appends[@]}")" | sort -g | tail -n 1)
 		target=- verdict="(the issue sets no target)"
 		if [ "$sync" = off ]; then
 			if [ "$clients" -eq 1 ]; then target=0.80; else target=0.70; fi
@@ -95,7 +109,7 @@ for sync in off on; do
 			fi
 			target=">=$target"
 		fi
-		printf "$fmt_a" "$clients" "$clients" "$sync" "$plain" "$append" "$ratio" "$target" "$verdict"
+		printf "$fmt_a" "$clients" "$clients" "$sync" "$plain" "$append" "$ratio" "$spread" "$target" "$verdict"
 	done
 done
 echo "  plain: INSERT into public.bench_plain_log (LIKE sigmax.audit_log INCLUDING ALL: same"
@@ -103,6 +117,7 @@ echo "  columns, CHECKs, primary key; no triggers), constant 32-byte hashes, seq
 echo "  per-client pgbench counter (client_id * 10^9 + n), stream app:c<client_id>."
 echo "  append: SELECT sigmax.audit_append('bench.op', '$PAYLOAD', 'app:c' || :client_id)."
 echo "  Each run follows a CHECKPOINT; synchronous_commit is set with PGOPTIONS; fsync = on."
+echo "  tps: median of the rounds; spread: (max - min) / median between rounds, the worse side."
 echo
 
 # --------------------------------------------------------------------------

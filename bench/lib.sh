@@ -134,6 +134,14 @@ bench_median() {
 	printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.1f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
 
+# bench_spread N...: (max - min) / median of the numbers, as a percentage ("0%" for one number).
+bench_spread() {
+	local med
+	med=$(bench_median "$@")
+	printf '%s\n' "$@" | sort -g | awk -v m="$med" 'NR == 1 { lo = $1 } { hi = $1 }
+		END { if (m + 0 == 0) print "n/a"; else printf "%.0f%%\n", 100 * (hi - lo) / m }'
+}
+
 # bench_openssl_sha256 BYTES [SECONDS]: OpenSSL's SHA-256 speed on this machine for
 # blocks of BYTES, in MB/s (10^6 bytes), from `openssl speed`.
 bench_openssl_sha256() {
@@ -144,6 +152,30 @@ bench_openssl_sha256() {
 	mbs=$(printf '%s\n' "$out" | awk '$1 == "sha256" && $2 ~ /k$/ { v = $2; sub(/k$/, "", v); printf "%.0f\n", v / 1000 }')
 	[ -n "$mbs" ] || die "could not read openssl speed's output"
 	echo "$mbs"
+}
+
+# bench_cpu_busy [SECONDS]: percentage of all CPUs busy over SECONDS (default 1), from
+# /proc/stat. Taken while the benchmark cluster is idle it shows what else runs.
+bench_cpu_busy() {
+	local a b
+	a=$(awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9, $5 + $6; exit }' /proc/stat)
+	sleep "${1:-1}"
+	b=$(awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9, $5 + $6; exit }' /proc/stat)
+	awk -v a="$a" -v b="$b" 'BEGIN { split(a, x, " "); split(b, y, " ");
+		busy = y[1] - x[1]; idle = y[2] - x[2];
+		if (busy + idle == 0) print 0; else printf "%.0f\n", 100 * busy / (busy + idle) }'
+}
+
+# Warn when the machine is busy with something else: the figures will be noisy.
+bench_check_idle() {
+	local busy load
+	busy=$(bench_cpu_busy 2)
+	load=$(cut -d' ' -f1-3 /proc/loadavg)
+	echo "  other load         ${busy}% of the CPUs busy over 2 s with the cluster idle; load average $load"
+	if [ "$busy" -ge 10 ]; then
+		echo "  WARNING: the machine is not idle (${busy}% busy before the bench); figures will be noisy and low."
+		ps -eo pcpu=,pid=,args= --sort=-pcpu 2>/dev/null | awk '$1 >= 5' | head -n 3 | cut -c1-110 | sed 's/^/           busy: /' || true
+	fi
 }
 
 # Facts about the machine and the server the figures belong to.

@@ -68,12 +68,14 @@ mkdir -p "$BENCH_TMP"
 
 echo
 bench_header
+bench_check_idle
 echo
 
 failed=()
 passed=()
 for name in "${names[@]}"; do
 	say "bench: $name"
+	[ "$name" = "${names[0]}" ] || bench_check_idle
 	start=$(bench_now)
 	if bash "$BENCH_DIR/$name.sh"; then
 		passed+=("$name")

@@ -11,6 +11,7 @@
 #include "utils/builtins.h"
 #include "utils/date.h"
 #include "utils/numeric.h"
+#include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
 #include "order.h"
@@ -298,6 +299,17 @@ prepare_kept(SPIPlanPtr *slot, const char *sql, int nargs, Oid *types)
 	return *slot;
 }
 
+/*
+ * Run a read after the account lock with the latest snapshot, so that it sees
+ * what the previous holder of the lock committed, at any isolation level.
+ */
+static int
+run_latest(SPIPlanPtr plan, Datum *args)
+{
+	return SPI_execute_snapshot(plan, args, NULL, GetLatestSnapshot(), InvalidSnapshot,
+								false, false, 1);
+}
+
 static Numeric
 col_numeric(int col, bool *isnull)
 {
@@ -317,6 +329,10 @@ col_numeric_or_null(int col)
 /*
  * Load the account (locked for the rest of the transaction unless a dry
  * run), its limits, the instrument with its price, and the account's book.
+ * Every read after the lock runs with the latest snapshot, so it sees what
+ * the previous holder of the lock committed: reading with the statement's (or
+ * a REPEATABLE READ transaction's) snapshot would let racing orders pass a
+ * limit together.
  * Errors when the account does not exist.
  */
 void
@@ -363,7 +379,7 @@ order_load_context(const OrderRequest *req, bool dry_run, OrderContext *ctx)
 				 "i.enabled, p.bid, p.ask, p.last, p.recorded_at "
 				 "FROM sigmax.instruments i LEFT JOIN sigmax.market_prices p "
 				 "ON p.exchange = i.exchange AND p.symbol = i.symbol WHERE i.symbol = $1", 1, typest);
-	if (SPI_execute_plan(instrument_plan, args, NULL, true, 1) != SPI_OK_SELECT)
+	if (run_latest(instrument_plan, args) != SPI_OK_SELECT)
 		elog(ERROR, "sigmax: reading the instrument failed");
 	if (SPI_processed == 1)
 	{
@@ -403,7 +419,7 @@ order_load_context(const OrderRequest *req, bool dry_run, OrderContext *ctx)
 				 "    FROM sigmax.positions p LEFT JOIN sigmax.instruments i ON i.symbol = p.symbol"
 				 "    LEFT JOIN sigmax.market_prices m ON m.exchange = i.exchange AND m.symbol = p.symbol"
 				 "   WHERE p.account_id = $1 AND p.qty <> 0) e", 2, types2);
-	if (SPI_execute_plan(book_plan, args, NULL, true, 1) != SPI_OK_SELECT || SPI_processed != 1)
+	if (run_latest(book_plan, args) != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "sigmax: reading the account's book failed");
 	ctx->position = col_numeric(1, &isnull);
 	ctx->working_buy = col_numeric(2, &isnull);
@@ -429,7 +445,7 @@ order_load_context(const OrderRequest *req, bool dry_run, OrderContext *ctx)
 					 "SELECT order_id, symbol, side, order_type, qty, limit_price, status, "
 					 "coalesce(reason_code, ''), coalesce(reason, '') "
 					 "FROM sigmax.orders WHERE account_id = $1 AND client_order_id = $2", 2, types2);
-		if (SPI_execute_plan(duplicate_plan, args, NULL, true, 1) != SPI_OK_SELECT)
+		if (run_latest(duplicate_plan, args) != SPI_OK_SELECT)
 			elog(ERROR, "sigmax: reading client_order_id failed");
 		if (SPI_processed == 1)
 		{
