@@ -11,10 +11,12 @@
 #    audit_checkpoint() over them, one after 1,000 more entries, and
 #    audit_proof() on a large stream.
 #
-# Knobs (environment): BENCH_DURATION seconds per pgbench run (10),
-# BENCH_WARMUP seconds of unreported warm-up (2), BENCH_ROUNDS runs of each
-# side per case, in alternating order, reporting the median (2), BENCH_VERIFY_ENTRIES (1000000),
-# BENCH_PGBENCH_MODE pgbench protocol (prepared).
+# Knobs (environment, default in brackets):
+#   BENCH_DURATION       seconds per pgbench run [10]
+#   BENCH_ROUNDS         runs of each side per case, in alternating order; the median is shown [2]
+#   BENCH_WARMUP         seconds of unreported warm-up before part a [2]
+#   BENCH_VERIFY_ENTRIES ledger size for part b [1000000]
+#   BENCH_PGBENCH_MODE   pgbench protocol: prepared, simple or extended [prepared]
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 bench_require_cluster
 

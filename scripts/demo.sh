@@ -25,11 +25,19 @@ done
 mock_url=http://127.0.0.1:$(cat "$mock_dir/port")
 say "mock exchange replaying recorded responses at $mock_url"
 
+# Replay every recorded spot ticker into sigmax, as the worker will.
+say "replaying the recorded exchange prices into sigmax.record_price"
+/usr/bin/python3 "$SIGMAX_ROOT/scripts/replay_prices.py" "$mock_url" \
+	"$SIGMAX_ROOT/test/mock_exchange/routes.json" >"$mock_dir/prices.tsv" ||
+	die "replaying the recorded prices failed"
+while IFS=$'\t' read -r venue symbol bid ask last; do
+	psql -q -X -v ON_ERROR_STOP=1 -d sigmax -v venue="$venue" -v symbol="$symbol" \
+		-v bid="$bid" -v ask="$ask" -v last="$last" >/dev/null <<'SQL'
+SELECT sigmax.record_price(:'venue', :'symbol', :'bid'::numeric, :'ask'::numeric, :'last'::numeric);
+SQL
+done <"$mock_dir/prices.tsv"
+
 psql -X -v ON_ERROR_STOP=1 -d sigmax -f "$SIGMAX_ROOT/scripts/demo.sql"
 
-echo
-say "a recorded Binance ticker, as the worker will fetch it:"
-curl -sS --max-time 5 "$mock_url/api/v3/ticker/24hr?symbol=BTCUSDT" |
-	grep -E '"(symbol|lastPrice|bidPrice|askPrice)"'
 echo
 say "demo done; the throwaway cluster is removed on exit"

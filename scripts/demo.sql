@@ -1,24 +1,82 @@
--- sigmax demo: a short tour in psql of what exists so far. Run by scripts/demo.sh.
+-- sigmax demo: a scripted tour in psql. Run by scripts/demo.sh, which has
+-- already replayed the recorded exchange prices with sigmax.record_price.
 \pset footer off
+\set ECHO none
 \echo
-\echo '== The extension and its library'
-SELECT extname, extversion, sigmax.version() AS library_version,
-       extnamespace::regnamespace AS schema
+\echo '== 1. The extension, its library and its roles'
+SELECT extversion, sigmax.version() AS library_version, extnamespace::regnamespace AS schema
   FROM pg_extension WHERE extname = 'sigmax';
-
-\echo
-\echo '== Roles: administrators, traders and auditors; none can log in by itself'
 SELECT rolname, rolcanlogin FROM pg_roles WHERE rolname LIKE 'sigmax\_%' ORDER BY 1;
+SELECT name, setting FROM pg_settings WHERE name IN ('sigmax.trading_mode', 'sigmax.database') ORDER BY 1;
 
 \echo
-\echo '== Settings (paper trading by default; only the server configuration changes the mode)'
-SELECT name, setting, context, short_desc FROM pg_settings WHERE name LIKE 'sigmax.%' ORDER BY 1;
+\echo '== 2. Prices replayed from the recorded exchange responses (what the worker will poll)'
+SELECT exchange, symbol, bid, ask, last FROM sigmax.market_prices ORDER BY symbol, exchange;
 
 \echo
-\echo '== PUBLIC holds nothing on the schema'
-SELECT has_schema_privilege('public', 'sigmax', 'USAGE') AS public_can_use_schema;
+\echo '== 3. An account trading on paper, an instrument judged against Binance, the limits it runs under'
+SELECT sigmax.create_account('demo desk', 100000) AS acct \gset
+SELECT sigmax.add_instrument('BTC/USDT', 'binance', tick_size => 0.01, lot_size => 0.00001, min_notional => 5);
+SELECT max_position_pct, max_daily_loss_pct, price_collar_pct, stale_price_ms, orders_per_minute
+  FROM sigmax.limits WHERE account_id = :acct;
 
 \echo
-\echo '== Functions, as \df+ describes them'
-SELECT p.oid::regprocedure AS function, obj_description(p.oid, 'pg_proc') AS description
-  FROM pg_proc p WHERE p.pronamespace = 'sigmax'::regnamespace ORDER BY 1;
+\echo '== 4. Orders: every one gets a verdict, kept with its reason'
+\echo '-- a market buy within limits fills on paper at the ask plus slippage'
+SELECT * FROM sigmax.submit_order(:acct, 'BTC/USDT', 'buy', 0.05);
+\echo '-- too large: the position would exceed 5% of equity'
+SELECT * FROM sigmax.submit_order(:acct, 'BTC/USDT', 'buy', 0.5);
+\echo '-- a fat finger: a limit price 20% away from the market'
+SELECT * FROM sigmax.submit_order(:acct, 'BTC/USDT', 'buy', 0.01, 'limit', 58000);
+\echo '-- an instrument nobody enabled'
+SELECT * FROM sigmax.submit_order(:acct, 'DOGE/USDT', 'buy', 100);
+\echo '-- a dry run: the verdict, nothing written'
+SELECT * FROM sigmax.check_order(:acct, 'BTC/USDT', 'buy', 0.01);
+\echo '-- a limit order below the market rests'
+SELECT * FROM sigmax.submit_order(:acct, 'BTC/USDT', 'buy', 0.01, 'limit', 72000, 'demo-1');
+\echo '-- malformed input is an error with a SQLSTATE, and nothing is written'
+\set VERBOSITY default
+\set ON_ERROR_STOP 0
+SELECT * FROM sigmax.submit_order(:acct, 'BTC/USDT', 'buy', 'NaN');
+\set ON_ERROR_STOP 1
+
+\echo
+\echo '== 5. The book'
+SELECT symbol, qty, round(avg_price, 2) AS avg_price FROM sigmax.positions;
+SELECT round(cash, 2) AS cash, round(equity, 2) AS equity, round(daily_pnl, 2) AS daily_pnl,
+       round(gross_exposure, 2) AS exposure, open_orders FROM sigmax.account_summary;
+
+\echo
+\echo '== 6. Trading states: a pause lets only reducing orders through; the kill switch cancels everything working'
+SELECT sigmax.pause(:acct, 'desk review');
+SELECT * FROM sigmax.submit_order(:acct, 'BTC/USDT', 'buy', 0.01);
+SELECT * FROM sigmax.submit_order(:acct, 'BTC/USDT', 'sell', 0.01);
+SELECT sigmax.resume(:acct);
+SELECT sigmax.kill_switch('demo drill') AS cancelled_orders;
+SELECT sigmax.trading_state(:acct);
+SELECT * FROM sigmax.submit_order(:acct, 'BTC/USDT', 'buy', 0.01);
+SELECT sigmax.resume();
+
+\echo
+\echo '== 7. The ledger: every decision, hash-chained per account'
+SELECT seq, action, payload->>'status' AS status, payload->>'reason_code' AS reason_code,
+       left(encode(hash, 'hex'), 16) || '...' AS hash
+  FROM sigmax.audit_log WHERE stream = 'account:' || :acct ORDER BY seq;
+\echo '-- a signed checkpoint of every stream head (Ed25519), and a verification: no rows means intact'
+SELECT checkpoint_id, stream_count, left(digest, 16) || '...' AS digest FROM sigmax.audit_checkpoint();
+SELECT * FROM sigmax.audit_verify();
+\echo '-- an inclusion proof that one entry is in the checkpoint, checkable outside the database'
+SELECT p->'entry'->>'action' AS action, p->'tree_size' AS tree_size,
+       jsonb_array_length(p->'audit_path') AS path_hashes
+  FROM sigmax.audit_proof('account:' || :acct, 2) p;
+
+\echo
+\echo '== 8. Tampering: a superuser rewrites an order verdict with triggers off; verification names it'
+BEGIN;
+SET LOCAL session_replication_role = replica;
+UPDATE sigmax.audit_log SET payload = payload || '{"status": "filled"}'
+ WHERE stream = 'account:' || :acct AND seq = 3;
+SELECT * FROM sigmax.audit_verify();
+ROLLBACK;
+\echo '(rolled back: the ledger is intact again)'
+SELECT count(*) AS problems FROM sigmax.audit_verify();
