@@ -346,7 +346,7 @@ CREATE TABLE sigmax.orders (
 	reduce_only     boolean     NOT NULL DEFAULT false,
 	created_at      timestamptz NOT NULL DEFAULT now(),
 	updated_at      timestamptz NOT NULL DEFAULT now(),
-	created_by      text        NOT NULL DEFAULT current_user,
+	created_by      text        NOT NULL,
 	UNIQUE (account_id, client_order_id)
 );
 CREATE INDEX orders_working_idx ON sigmax.orders (account_id, symbol)

@@ -180,17 +180,17 @@ order_entry(FunctionCallInfo fcinfo, bool dry_run)
 	}
 
 	{
-		Oid			types[12] = {INT8OID, TEXTOID, TEXTOID, TEXTOID, NUMERICOID, NUMERICOID,
-		TEXTOID, TEXTOID, TEXTOID, TEXTOID, NUMERICOID, BOOLOID};
-		Datum		args[12];
-		char		nulls[12] = "            ";
+		Oid			types[13] = {INT8OID, TEXTOID, TEXTOID, TEXTOID, NUMERICOID, NUMERICOID,
+		TEXTOID, TEXTOID, TEXTOID, TEXTOID, NUMERICOID, BOOLOID, TEXTOID};
+		Datum		args[13];
+		char		nulls[13] = "             ";
 		bool		isnull;
 
 		kept(&insert_plan,
 			 "INSERT INTO sigmax.orders (account_id, symbol, side, order_type, qty, limit_price, "
-			 "client_order_id, status, reason_code, reason, reference_price, reduce_only) "
-			 "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING order_id",
-			 12, types);
+			 "client_order_id, status, reason_code, reason, reference_price, reduce_only, created_by) "
+			 "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING order_id",
+			 13, types);
 		args[0] = Int64GetDatum(req.account_id);
 		args[1] = CStringGetTextDatum(req.symbol);
 		args[2] = CStringGetTextDatum(req.buy ? "buy" : "sell");
@@ -215,6 +215,8 @@ order_entry(FunctionCallInfo fcinfo, bool dry_run)
 		args[10] = v.reference_price ? NumericGetDatum(v.reference_price) : (Datum) 0;
 		nulls[10] = v.reference_price ? ' ' : 'n';
 		args[11] = BoolGetDatum(v.reducing);
+		/* The caller, not the function's owner: outside SECURITY DEFINER. */
+		args[12] = CStringGetTextDatum(GetUserNameFromId(GetOuterUserId(), false));
 		if (SPI_execute_plan(insert_plan, args, nulls, false, 1) != SPI_OK_INSERT_RETURNING)
 			elog(ERROR, "sigmax: recording the order failed");
 		order_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));

@@ -1,0 +1,58 @@
+-- pgTAP: the risk engine's privilege surface, and what each role can do with orders.
+BEGIN;
+CREATE EXTENSION sigmax;
+SELECT plan(29);
+
+SELECT has_function('sigmax', 'submit_order', ARRAY['bigint', 'text', 'text', 'numeric', 'text', 'numeric', 'text'], 'submit_order has the design signature');
+SELECT has_function('sigmax', 'check_order', ARRAY['bigint', 'text', 'text', 'numeric', 'text', 'numeric', 'text'], 'check_order has the design signature');
+SELECT function_returns('sigmax', 'submit_order', ARRAY['bigint', 'text', 'text', 'numeric', 'text', 'numeric', 'text'], 'setof record', 'submit_order returns rows');
+SELECT is_definer('sigmax', 'submit_order', ARRAY['bigint', 'text', 'text', 'numeric', 'text', 'numeric', 'text'], 'submit_order is SECURITY DEFINER');
+
+-- Every SECURITY DEFINER function pins its search_path.
+SELECT is_empty($$
+	SELECT p.oid::regprocedure FROM pg_proc p
+	 WHERE p.pronamespace = 'sigmax'::regnamespace AND p.prosecdef
+	   AND NOT coalesce(p.proconfig @> ARRAY['search_path=pg_catalog, pg_temp'], false)
+$$, 'every SECURITY DEFINER function pins search_path = pg_catalog, pg_temp');
+-- Internal functions are granted to nobody.
+SELECT is_empty($$
+	SELECT p.oid::regprocedure, a.grantee::regrole FROM pg_proc p, aclexplode(p.proacl) a
+	 WHERE p.pronamespace = 'sigmax'::regnamespace AND p.proname LIKE '\_%' AND a.grantee <> p.proowner
+$$, 'internal functions are granted to no role');
+
+SELECT function_privs_are('sigmax', 'submit_order', ARRAY['bigint', 'text', 'text', 'numeric', 'text', 'numeric', 'text'], 'sigmax_trader', ARRAY['EXECUTE'], 'traders submit');
+SELECT function_privs_are('sigmax', 'submit_order', ARRAY['bigint', 'text', 'text', 'numeric', 'text', 'numeric', 'text'], 'sigmax_auditor', ARRAY[]::text[], 'auditors do not submit');
+SELECT function_privs_are('sigmax', 'cancel_order', ARRAY['bigint'], 'sigmax_trader', ARRAY['EXECUTE'], 'traders cancel');
+SELECT function_privs_are('sigmax', 'kill_switch', ARRAY['text'], 'sigmax_trader', ARRAY[]::text[], 'traders cannot pull the kill switch');
+SELECT function_privs_are('sigmax', 'kill_switch', ARRAY['text'], 'sigmax_admin', ARRAY['EXECUTE'], 'admins can');
+SELECT function_privs_are('sigmax', 'set_limits', ARRAY['bigint', 'jsonb'], 'sigmax_trader', ARRAY[]::text[], 'traders cannot change limits');
+SELECT function_privs_are('sigmax', 'record_price', ARRAY['text', 'text', 'numeric', 'numeric', 'numeric', 'timestamp with time zone'], 'sigmax_trader', ARRAY[]::text[], 'traders cannot record prices');
+SELECT function_privs_are('sigmax', 'create_account', ARRAY['text', 'numeric', 'text'], 'sigmax_admin', ARRAY['EXECUTE'], 'admins open accounts');
+
+-- Traders read orders, fills and positions, and write no table at all.
+SELECT table_privs_are('sigmax', t, 'sigmax_trader', ARRAY['SELECT'], 'traders only read ' || t)
+  FROM unnest(ARRAY['orders', 'fills', 'positions', 'instruments', 'market_prices']) t;
+SELECT table_privs_are('sigmax', t, 'sigmax_trader', ARRAY[]::text[], 'traders have nothing on ' || t)
+  FROM unnest(ARRAY['accounts', 'risk_limits', 'global_state']) t;
+SELECT is_empty($$
+	SELECT c.relname, a.privilege_type FROM pg_class c, aclexplode(c.relacl) a
+	 WHERE c.relnamespace = 'sigmax'::regnamespace AND a.grantee <> c.relowner
+	   AND a.privilege_type NOT IN ('SELECT')
+$$, 'no role but the owner writes any sigmax table');
+
+-- A trader works through the functions only.
+SELECT sigmax.create_account('tap', 100000) AS acct \gset
+SELECT sigmax.add_instrument('BTC/USDT', 'binance');
+SELECT sigmax.record_price('binance', 'BTC/USDT', 49999, 50001, 50000);
+SET LOCAL ROLE sigmax_trader;
+SELECT is((SELECT status FROM sigmax.submit_order(:acct, 'BTC/USDT', 'buy', 0.01)), 'filled', 'a trader places an order');
+SELECT throws_ok($$INSERT INTO sigmax.orders (account_id, symbol, side, order_type, qty, status) VALUES (1, 'BTC/USDT', 'buy', 'market', 1, 'filled')$$,
+	'42501', NULL, 'a trader cannot write orders directly');
+SELECT throws_ok($$UPDATE sigmax.positions SET qty = 0$$, '42501', NULL, 'a trader cannot rewrite a position');
+SELECT throws_ok($$SELECT sigmax.kill_switch('x')$$, '42501', NULL, 'a trader cannot call the kill switch');
+SELECT throws_ok($$SELECT sigmax.set_limits(1, '{"max_position_pct": 1}')$$, '42501', NULL, 'a trader cannot loosen a limit');
+RESET ROLE;
+SELECT is((SELECT created_by FROM sigmax.orders LIMIT 1), 'sigmax_trader', 'orders record who placed them, not the function owner');
+
+SELECT * FROM finish();
+ROLLBACK;
