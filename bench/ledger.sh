@@ -17,6 +17,7 @@
 #   BENCH_WARMUP         seconds of unreported warm-up before part a [2]
 #   BENCH_VERIFY_ENTRIES ledger size for part b [1000000]
 #   BENCH_PGBENCH_MODE   pgbench protocol: prepared, simple or extended [prepared]
+# shellcheck disable=SC2059 # the table layouts are printf formats kept in variables
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 bench_require_cluster
 
@@ -81,12 +82,16 @@ if [ "$WARMUP" -gt 0 ]; then
 	run_tps plain 8 off "$WARMUP" >/dev/null
 	run_tps append 8 off "$WARMUP" >/dev/null
 fi
+fmt_cpu='  %-7s %-11s %9s %10s %13s\n'
+cpu_rows=()
 fmt_a='  %-7s %-7s %-11s %10s %16s %6s %7s %7s  %s\n'
 printf "$fmt_a" clients streams sync_commit plain_tps audit_append_tps ratio spread target ""
 for sync in off on; do
 	for clients in 1 8; do
 		plains=()
 		appends=()
+		plain_cpus=()
+		append_cpus=()
 		# Rounds alternate the order (plain, append, append, plain, ...) so that a
 		# drift in the machine's speed weighs on both sides alike.
 		for ((round = 1; round <= ROUNDS; round++)); do
@@ -94,7 +99,14 @@ for sync in off on; do
 			for kind in $order; do
 				run_index=$((run_index + 1))
 				tps=$(run_tps "$kind" "$clients" "$sync" "$DURATION")
-				if [ "$kind" = plain ]; then plains+=("$tps"); else appends+=("$tps"); fi
+				cpu=$(bench_last server_cpu_us)
+				if [ "$kind" = plain ]; then
+					plains+=("$tps")
+					plain_cpus+=("$cpu")
+				else
+					appends+=("$tps")
+					append_cpus+=("$cpu")
+				fi
 			done
 		done
 		plain=$(printf '%.0f' "$(bench_median "${plains[@]}")")
@@ -112,14 +124,25 @@ for sync in off on; do
 			target=">=$target"
 		fi
 		printf "$fmt_a" "$clients" "$clients" "$sync" "$plain" "$append" "$ratio" "$spread" "$target" "$verdict"
+		plain_cpu=$(bench_median "${plain_cpus[@]}")
+		append_cpu=$(bench_median "${append_cpus[@]}")
+		cpu_rows+=("$(printf "$fmt_cpu" "$clients" "$sync" "$plain_cpu" "$append_cpu" \
+			"$(bench_ratio "$plain_cpu" "$append_cpu")")")
 	done
 done
+echo
+echo "  Server CPU per transaction, in microseconds (the machine's busy CPU time during"
+echo "  the run minus pgbench's own, over the transactions; median of the rounds):"
+printf "$fmt_cpu" clients sync_commit plain_us append_us plain/append
+printf '%s\n' "${cpu_rows[@]}"
 echo "  plain: INSERT into public.bench_plain_log (LIKE sigmax.audit_log INCLUDING ALL: same"
 echo "  columns, CHECKs, primary key; no triggers), constant 32-byte hashes, seq from a"
 echo "  per-client pgbench counter (client_id * 10^9 + n), stream app:c<client_id>."
 echo "  append: SELECT sigmax.audit_append('bench.op', '$PAYLOAD', 'app:c' || :client_id)."
 echo "  Each run follows a CHECKPOINT; synchronous_commit is set with PGOPTIONS; fsync = on."
 echo "  tps: median of the rounds; spread: (max - min) / median between rounds, the worse side."
+echo "  1-client tps includes the client round trip (on a VM mostly wake-up latency), which"
+echo "  dilutes the ratio; plain/append of CPU per transaction is sigmax's cost without it."
 echo
 
 # --------------------------------------------------------------------------

@@ -83,8 +83,15 @@ bench_pgbench_txns() {
 
 BENCH_PGBENCH_RUNS=0
 
+# Busy CPU time of the whole machine so far, in clock ticks: user, nice, system,
+# irq and softirq of /proc/stat's "cpu" line (idle, iowait and steal excluded).
+bench_busy_ticks() {
+	awk '/^cpu / { print $2 + $3 + $4 + $7 + $8; exit }' /proc/stat
+}
+
 bench_pgbench_run() {
-	local clients=1 threads log tps arg prev=
+	local clients=1 threads log tps arg prev= t0 t1 txns client_s
+	local TIMEFORMAT='%3U %3S'
 	for arg in "$@"; do
 		if [ "$prev" = "-c" ]; then
 			clients=$arg
@@ -97,11 +104,13 @@ bench_pgbench_run() {
 	fi
 	BENCH_PGBENCH_RUNS=$((BENCH_PGBENCH_RUNS + 1))
 	log=$BENCH_TMP/pgbench.$$.$BENCH_PGBENCH_RUNS.log
-	if ! pgbench -n -M "$BENCH_PGBENCH_MODE" -j "$threads" "$@" >"$log" 2>&1; then
+	t0=$(bench_busy_ticks)
+	if ! { time pgbench -n -M "$BENCH_PGBENCH_MODE" -j "$threads" "$@" >"$log" 2>&1; } 2>"$log.time"; then
 		echo "sigmax bench: pgbench $* failed (PGOPTIONS=${PGOPTIONS:-}):" >&2
 		tail -n 30 "$log" >&2
 		return 1
 	fi
+	t1=$(bench_busy_ticks)
 	if grep -q '^number of failed transactions: [1-9]' "$log"; then
 		echo "sigmax bench: pgbench $* had failed transactions:" >&2
 		cat "$log" >&2
@@ -112,7 +121,22 @@ bench_pgbench_run() {
 		cat "$log" >&2
 		die "no tps in pgbench output"
 	}
+	# Server CPU per transaction: the machine's busy time during the run minus
+	# pgbench's own, over the transactions. It counts every process of the
+	# server (backends, walwriter, ...) and, on a shared machine, anything else
+	# that ran meanwhile; unlike tps it does not depend on round-trip latency.
+	txns=$(awk -F': ' '/^number of transactions actually processed:/ { split($2, a, "/"); print a[1] }' "$log")
+	client_s=$(awk '{ print $1 + $2 }' "$log.time")
+	BENCH_LAST_CPU_US=$(awk -v t0="$t0" -v t1="$t1" -v hz="$(getconf CLK_TCK)" -v c="$client_s" -v n="$txns" \
+		'BEGIN { if (n + 0 == 0) print "n/a"; else { v = ((t1 - t0) / hz - c) * 1e6 / n; printf "%.1f\n", (v < 0 ? 0 : v) } }')
+	printf 'tps=%s\ntxns=%s\nserver_cpu_us=%s\n' "$tps" "$txns" "$BENCH_LAST_CPU_US" >"$BENCH_TMP/pgbench.last"
 	printf '%.0f\n' "$tps"
+}
+
+# bench_last KEY: a figure of the latest bench_pgbench run (tps, txns or
+# server_cpu_us), for callers that took its tps through $(...).
+bench_last() {
+	awk -F= -v k="$1" '$1 == k { print $2 }' "$BENCH_TMP/pgbench.last"
 }
 
 # bench_ratio A B: A / B with two decimals, "n/a" when B is zero or missing.
@@ -158,9 +182,9 @@ bench_openssl_sha256() {
 # /proc/stat. Taken while the benchmark cluster is idle it shows what else runs.
 bench_cpu_busy() {
 	local a b
-	a=$(awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9, $5 + $6; exit }' /proc/stat)
+	a=$(awk '/^cpu / { print $2 + $3 + $4 + $7 + $8, $5 + $6; exit }' /proc/stat)
 	sleep "${1:-1}"
-	b=$(awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9, $5 + $6; exit }' /proc/stat)
+	b=$(awk '/^cpu / { print $2 + $3 + $4 + $7 + $8, $5 + $6; exit }' /proc/stat)
 	awk -v a="$a" -v b="$b" 'BEGIN { split(a, x, " "); split(b, y, " ");
 		busy = y[1] - x[1]; idle = y[2] - x[2];
 		if (busy + idle == 0) print 0; else printf "%.0f\n", 100 * busy / (busy + idle) }'

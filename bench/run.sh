@@ -11,6 +11,7 @@
 #   SIGMAX_SKIP_BUILD=1 bash bench/run.sh ledger
 #   BENCH_DURATION=30 bash bench/run.sh ledger
 source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib.sh"
+# shellcheck source=bench/lib.sh
 source "$SIGMAX_ROOT/bench/lib.sh"
 
 # Which benches: the names given, or every bench/*.sh that is not the driver or a lib file.

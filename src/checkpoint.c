@@ -394,6 +394,7 @@ sigmax_audit_checkpoint(PG_FUNCTION_ARGS)
 	JsonbParseState *state = NULL;
 	JsonbValue *jv;
 	JsonbValue	k, v;
+	HeapTuple	tuple;
 
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "sigmax_audit_checkpoint: return type must be a row type");
@@ -482,7 +483,6 @@ sigmax_audit_checkpoint(PG_FUNCTION_ARGS)
 	sigmax_checkpoint_sign(cp->digest, SIGMAX_HASH_LEN, cp->signature, cp->public_key);
 	store_checkpoint(cp, actor);
 	PopActiveSnapshot();
-	SPI_finish();
 
 	digest_hex = sigmax_hex(cp->digest, SIGMAX_HASH_LEN);
 	signature_hex = sigmax_hex(cp->signature, SIGMAX_SIG_LEN);
@@ -523,10 +523,14 @@ sigmax_audit_checkpoint(PG_FUNCTION_ARGS)
 	jv = pushJsonbValue(&state, WJB_END_OBJECT, NULL);
 	sigmax_audit_write("system", "ledger.checkpoint", JsonbValueToJsonb(jv));
 
+	/* Form the result where it outlives SPI_finish, which frees what SPI allocated. */
+	MemoryContextSwitchTo(call_ctx);
 	result[0] = Int64GetDatum(cp->id);
 	result[1] = Int32GetDatum(cp->nstreams);
 	result[2] = CStringGetTextDatum(digest_hex);
-	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc), result, nulls)));
+	tuple = heap_form_tuple(BlessTupleDesc(tupdesc), result, nulls);
+	SPI_finish();
+	PG_RETURN_DATUM(HeapTupleGetDatum(tuple));
 }
 
 /* sigmax.audit_public_key(): the checkpoint key's public half, PEM. */
@@ -562,20 +566,23 @@ sigmax_audit_checkpoint_export(PG_FUNCTION_ARGS)
 	Checkpoint *cp;
 	StringInfoData canonical;
 	StringInfoData out;
+	text	   *result;
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "sigmax: SPI_connect failed");
-	MemoryContextSwitchTo(call_ctx);
 	cp = checkpoint_load_or_error(PG_ARGISNULL(0), PG_ARGISNULL(0) ? 0 : PG_GETARG_INT64(0));
-	SPI_finish();
 
+	/* Build the text where it outlives SPI_finish. */
+	MemoryContextSwitchTo(call_ctx);
 	initStringInfo(&canonical);
 	checkpoint_canonical(&canonical, cp);
 	initStringInfo(&out);
 	appendStringInfo(&out, "%s\ncanonical: %s\nsignature: %s\n", SIGMAX_CHECKPOINT_FORMAT,
 					 sigmax_hex((uint8 *) canonical.data, canonical.len),
 					 sigmax_hex(cp->signature, SIGMAX_SIG_LEN));
-	PG_RETURN_TEXT_P(cstring_to_text(out.data));
+	result = cstring_to_text(out.data);
+	SPI_finish();
+	PG_RETURN_TEXT_P(result);
 }
 
 /* Append "key": "string" to a JSON object under construction. */
@@ -616,6 +623,7 @@ sigmax_audit_proof(PG_FUNCTION_ARGS)
 	StringInfoData out;
 	Portal		portal;
 	bool		isnull;
+	Datum		proof;
 	static SPIPlanPtr covering_plan = NULL;
 	static SPIPlanPtr hashes_plan = NULL;
 	static SPIPlanPtr entry_plan = NULL;
@@ -694,7 +702,6 @@ sigmax_audit_proof(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_DATA_CORRUPTED),
 				 errmsg("ledger stream \"%s\" ends before its checkpoint", stream),
 				 errhint("Run sigmax.audit_verify() to see every problem.")));
-	SPI_finish();
 
 	pathlen = merkle_audit_path(hashes, tree_size, seq - 1, path);
 
@@ -728,5 +735,9 @@ sigmax_audit_proof(PG_FUNCTION_ARGS)
 	json_field(&out, "signature", sigmax_hex(cp->signature, SIGMAX_SIG_LEN), false);
 	appendStringInfoString(&out, "}}");
 
-	PG_RETURN_DATUM(DirectFunctionCall1(jsonb_in, CStringGetDatum(out.data)));
+	/* The result must outlive SPI_finish, which frees what SPI allocated. */
+	MemoryContextSwitchTo(call_ctx);
+	proof = DirectFunctionCall1(jsonb_in, CStringGetDatum(out.data));
+	SPI_finish();
+	PG_RETURN_DATUM(proof);
 }

@@ -107,6 +107,22 @@ result_row(FunctionCallInfo fcinfo, bool has_id, int64 order_id, const char *sta
 	return HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc), values, nulls));
 }
 
+/*
+ * Form the result row in the caller's memory context, then leave SPI: what SPI
+ * allocated (reason texts among it) is freed by SPI_finish.
+ */
+static Datum
+finish_with_row(MemoryContext call_ctx, FunctionCallInfo fcinfo, bool has_id, int64 order_id,
+				const char *status, const char *reason_code, const char *reason)
+{
+	MemoryContext spi_ctx = MemoryContextSwitchTo(call_ctx);
+	Datum		row = result_row(fcinfo, has_id, order_id, status, reason_code, reason);
+
+	MemoryContextSwitchTo(spi_ctx);
+	SPI_finish();
+	return row;
+}
+
 /* The fee of a fill: notional times fee_bps / 10000. */
 static Numeric
 fill_fee(const AccountLimits *lim, Numeric qty, Numeric price)
@@ -129,7 +145,6 @@ order_entry(FunctionCallInfo fcinfo, bool dry_run)
 	bool		fill_now;
 	int64		order_id;
 	Numeric		fee = NULL;
-	Datum		result;
 
 	order_request_from_args(fcinfo, &req);
 	sigmax_require_preload(dry_run ? "sigmax.check_order" : "sigmax.submit_order");
@@ -142,10 +157,9 @@ order_entry(FunctionCallInfo fcinfo, bool dry_run)
 	/* Resubmitting a client_order_id returns the original verdict, never a second order. */
 	if (ctx.dup_order_id != 0 && ctx.dup_same)
 	{
-		SPI_finish();
-		return result_row(fcinfo, true, ctx.dup_order_id, ctx.dup_status,
-						  ctx.dup_reason_code[0] ? ctx.dup_reason_code : NULL,
-						  ctx.dup_reason[0] ? ctx.dup_reason : NULL);
+		return finish_with_row(call_ctx, fcinfo, true, ctx.dup_order_id, ctx.dup_status,
+							   ctx.dup_reason_code[0] ? ctx.dup_reason_code : NULL,
+							   ctx.dup_reason[0] ? ctx.dup_reason : NULL);
 	}
 
 	order_decide(&req, &ctx, dry_run, &v);
@@ -162,9 +176,8 @@ order_entry(FunctionCallInfo fcinfo, bool dry_run)
 
 	if (dry_run)
 	{
-		SPI_finish();
-		return result_row(fcinfo, false, 0, status,
-						  v.reason == REASON_NONE ? NULL : sigmax_reason_codes[v.reason], v.reason_text);
+		return finish_with_row(call_ctx, fcinfo, false, 0, status,
+							   v.reason == REASON_NONE ? NULL : sigmax_reason_codes[v.reason], v.reason_text);
 	}
 
 	if (ctx.day_rolled)
@@ -233,10 +246,8 @@ order_entry(FunctionCallInfo fcinfo, bool dry_run)
 				 : fill_now ? "order.filled" : "order.accepted",
 				 order_id, &req, status, &v, fill_now ? v.exec_price : NULL, fee);
 
-	SPI_finish();
-	result = result_row(fcinfo, true, order_id, status,
-						v.reason == REASON_NONE ? NULL : sigmax_reason_codes[v.reason], v.reason_text);
-	return result;
+	return finish_with_row(call_ctx, fcinfo, true, order_id, status,
+						   v.reason == REASON_NONE ? NULL : sigmax_reason_codes[v.reason], v.reason_text);
 }
 
 /* sigmax.submit_order(...): returns (order_id, status, reason_code, reason). */

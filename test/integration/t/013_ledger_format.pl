@@ -38,6 +38,27 @@ for my $seq (1, 2)
 	is($out, $stored, "entry $seq: the shell recipe gives the stored hash");
 }
 
+# Proofs on a stream larger than any memory-context block (regression: a proof
+# over 4,096+ entries read freed memory) verify with the standalone tool.
+$node->safe_psql('sigmax', q{SELECT sigmax.audit_append('bulk', jsonb_build_object('n', n), 'app:big') FROM generate_series(1, 9000) n});
+my ($cid) = split /\|/, $node->safe_psql('sigmax', 'SELECT * FROM sigmax.audit_checkpoint()');
+{
+	my $dir = PostgreSQL::Test::Utils::tempdir();
+	my $verifier = test_root() . '/tools/sigmax-verify';
+	$node->command_ok([ 'psql', '-XAtq', '-d', $node->connstr('sigmax'), '-o', "$dir/public.pem",
+			'-c', 'SELECT sigmax.audit_public_key()' ], 'public key');
+	for my $seq (1, 4097, 8999, 9000)
+	{
+		PostgreSQL::Test::Utils::append_to_file("$dir/proof$seq.json",
+			$node->safe_psql('sigmax', "SELECT sigmax.audit_proof('app:big', $seq)"));
+		my ($out, $err) = ('', '');
+		IPC::Run::run([ $verifier, 'proof', '--public-key', "$dir/public.pem", "$dir/proof$seq.json" ],
+			'>', \$out, '2>', \$err);
+		like($out, qr/proof ok: app:big seq $seq in checkpoint $cid/, "proof of entry $seq of 9000 verifies")
+		  or diag($err);
+	}
+}
+
 # A checkpoint is announced on NOTIFY sigmax_checkpoint and in the server log.
 my $listener = $node->background_psql('sigmax');
 $listener->query_safe('LISTEN sigmax_checkpoint');
@@ -46,7 +67,7 @@ my ($heard) = $listener->query('SELECT 1');
 $listener->quit;
 like($heard . $listener->{stdout}, qr/sigmax_checkpoint.*"digest": "$digest"/s, 'NOTIFY carries the checkpoint digest')
   or diag($heard);
-ok($node->log_contains(qr/sigmax checkpoint 1: 1 streams, digest $digest, signature [0-9a-f]{128}/),
+ok($node->log_contains(qr/sigmax checkpoint \d+: \d+ streams, digest $digest, signature [0-9a-f]{128}/),
 	'the server log has the checkpoint');
 
 # The key stays private: group-readable is refused, and no client sees its path.
@@ -62,7 +83,7 @@ $node->append_conf('postgresql.conf', "sigmax.checkpoint_key_file = ''\n");
 $node->reload;
 ($rc, $out, $err) = $node->psql('sigmax', 'SELECT sigmax.audit_checkpoint()');
 like($err, qr/no checkpoint signing key is configured.*HINT:.*openssl genpkey/s, 'no key: a clear error with a hint');
-is($node->safe_psql('sigmax', 'SELECT count(*) FROM sigmax.audit_checkpoints'), '1', 'nothing was stored');
+is($node->safe_psql('sigmax', 'SELECT count(*) FROM sigmax.audit_checkpoints'), '2', 'nothing was stored');
 is($node->safe_psql('sigmax', q{SELECT has_function_privilege('sigmax_trader', 'sigmax.audit_checkpoint()', 'EXECUTE')}),
 	'f', 'traders cannot checkpoint');
 
