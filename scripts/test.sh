@@ -54,6 +54,11 @@ verifier_selftest() {
 	bash "$SIGMAX_ROOT/tools/test/run.sh"
 }
 
+# Every C path in a single-user backend under valgrind memcheck.
+valgrind_suite() {
+	SIGMAX_SKIP_BUILD=1 bash "$SIGMAX_ROOT/scripts/valgrind.sh"
+}
+
 # Integration tests: Perl TAP with PostgreSQL::Test::Cluster, which starts its
 # own clusters and so runs as the postgres user from a copy it can read.
 integration() {
@@ -73,6 +78,7 @@ run_suite pgtap pgtap
 run_suite mock_exchange mock_selftest
 run_suite sigmax_verify verifier_selftest
 run_suite integration integration
+run_suite valgrind valgrind_suite
 
 echo
 echo "suites passed: ${passed[*]:-none}"

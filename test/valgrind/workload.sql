@@ -1,0 +1,94 @@
+-- Workload for scripts/valgrind.sh: every C path of sigmax, run in a single-user
+-- backend under valgrind memcheck. Statements end with a semicolon and a blank line.
+
+CREATE EXTENSION sigmax;
+
+SELECT sigmax.create_account('vg', 100000);
+
+SELECT sigmax.create_account('vg2', 1000);
+
+SELECT sigmax.add_instrument('BTC/USDT', 'binance', tick_size => 0.01, lot_size => 0.0001, min_notional => 10);
+
+SELECT sigmax.record_price('binance', 'BTC/USDT', 49999, 50001, 50000, now() + interval '1 day');
+
+SELECT * FROM sigmax.submit_order(1, 'BTC/USDT', 'buy', 0.05);
+
+SELECT * FROM sigmax.submit_order(1, 'BTC/USDT', 'buy', 5);
+
+SELECT * FROM sigmax.submit_order(1, 'SOL/USDT', 'buy', 1);
+
+SELECT * FROM sigmax.submit_order(1, 'BTC/USDT', 'buy', 0.00015);
+
+SELECT * FROM sigmax.submit_order(1, 'BTC/USDT', 'buy', 0.01, 'limit', 49000.005);
+
+SELECT * FROM sigmax.submit_order(1, 'BTC/USDT', 'buy', 0.01, 'limit', 30000);
+
+SELECT * FROM sigmax.submit_order(1, 'BTC/USDT', 'buy', 0.01, 'limit', 49000, 'vg-1');
+
+SELECT * FROM sigmax.submit_order(1, 'BTC/USDT', 'buy', 0.01, 'limit', 49000, 'vg-1');
+
+SELECT * FROM sigmax.submit_order(1, 'BTC/USDT', 'buy', 0.02, 'limit', 49000, 'vg-1');
+
+SELECT * FROM sigmax.check_order(1, 'BTC/USDT', 'buy', 0.01);
+
+SELECT * FROM sigmax.check_order(2, 'BTC/USDT', 'buy', 1);
+
+SELECT count(*) FROM generate_series(1, 300) g, LATERAL sigmax.check_order(1 + g % 1, 'BTC/USDT', 'sell', 0.001);
+
+SELECT sigmax.set_limits(1, '{"max_order_qty": 0.02, "orders_per_minute": 3, "approval_notional": 100}');
+
+SELECT * FROM sigmax.submit_order(1, 'BTC/USDT', 'buy', 0.03);
+
+SELECT * FROM sigmax.submit_order(1, 'BTC/USDT', 'buy', 0.01);
+
+SELECT * FROM sigmax.submit_order(1, 'BTC/USDT', 'sell', 0.01);
+
+SELECT sigmax.set_limits(1, '{"max_order_qty": null, "orders_per_minute": null, "approval_notional": null}');
+
+SELECT sigmax.record_price('binance', 'BTC/USDT', 48999, 49000, 49000, now() + interval '2 day');
+
+SELECT sigmax.pause(1, 'valgrind');
+
+SELECT * FROM sigmax.submit_order(1, 'BTC/USDT', 'buy', 0.01);
+
+SELECT * FROM sigmax.submit_order(1, 'BTC/USDT', 'sell', 0.01);
+
+SELECT sigmax.resume(1);
+
+SELECT * FROM sigmax.submit_order(1, 'BTC/USDT', 'buy', 0.01, 'limit', 48000);
+
+SELECT sigmax.kill_switch('valgrind');
+
+SELECT sigmax.trading_state(1);
+
+SELECT sigmax.resume();
+
+SELECT * FROM sigmax.order_counters();
+
+SELECT sigmax.audit_append('bulk', jsonb_build_object('n', n, 'text', repeat('x', n % 50)), 'app:big') FROM generate_series(1, 5000) n;
+
+SELECT sigmax.audit_append('x', '{"mail": "a@b.example"}');
+
+SELECT sigmax.audit_append('x', '{"k": "vmPUZE6mv9SD5VNHk4HlWFsOr6aKE2zvsw0MuIgwCIPy6utIco14y7Ju91duEh8A", "pan": "4111 1111 1111 1111"}');
+
+SELECT * FROM sigmax.audit_checkpoint();
+
+SELECT sigmax.audit_append('after', '{}', 'app:big');
+
+SELECT * FROM sigmax.audit_checkpoint();
+
+SELECT count(*) FROM sigmax.audit_verify();
+
+SELECT count(*) FROM sigmax.audit_verify('app:big');
+
+SELECT length(sigmax.audit_proof('app:big', 4097)::text) > 0;
+
+SELECT length(sigmax.audit_proof('account:1', 2)::text) > 0;
+
+SELECT length(sigmax.audit_checkpoint_export()) > 0;
+
+SELECT length(sigmax.audit_public_key()) > 0;
+
+SELECT * FROM sigmax.submit_order(1, 'BTC/USDT', 'buy', 'NaN');
+
+SELECT * FROM sigmax.submit_order(1, repeat('A', 1000000), 'buy', 1);
