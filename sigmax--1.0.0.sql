@@ -432,6 +432,13 @@ RETURNS void
 LANGUAGE c VOLATILE
 AS 'MODULE_PATHNAME', 'sigmax_reset_shared_state';
 
+CREATE FUNCTION sigmax._order_path_lock()
+RETURNS void
+LANGUAGE c VOLATILE
+AS 'MODULE_PATHNAME', 'sigmax_order_path_lock';
+
+COMMENT ON FUNCTION sigmax._order_path_lock() IS 'Internal: take the trading-state lock in share mode, first, as every order path does.';
+
 CREATE FUNCTION sigmax._fill_order(order_id bigint, price numeric)
 RETURNS boolean
 LANGUAGE c VOLATILE STRICT
@@ -480,7 +487,8 @@ BEGIN
 	IF cancel_order.order_id IS NULL THEN
 		RAISE EXCEPTION 'order_id must not be null' USING ERRCODE = '22023';
 	END IF;
-	-- Lock the account first, as every order path does, then the order.
+	-- The lock order of every order path: trading state, account row, order row.
+	PERFORM sigmax._order_path_lock();
 	PERFORM 1 FROM sigmax.accounts a JOIN sigmax.orders x ON x.account_id = a.account_id
 	  WHERE x.order_id = cancel_order.order_id FOR NO KEY UPDATE OF a;
 	SELECT * INTO o FROM sigmax.orders x WHERE x.order_id = cancel_order.order_id FOR UPDATE;
@@ -655,6 +663,12 @@ BEGIN
 		RAISE EXCEPTION 'reason must be at most 500 characters' USING ERRCODE = '22023';
 	END IF;
 	IF account_id IS NULL THEN
+		-- The kill switch must see every order that commits while it waits for them.
+		IF current_setting('transaction_isolation') <> 'read committed' THEN
+			RAISE EXCEPTION 'database-wide trading states change only in READ COMMITTED transactions'
+				USING ERRCODE = '55000',
+				DETAIL = 'A REPEATABLE READ or SERIALIZABLE snapshot would miss orders committed while the change waited for them.';
+		END IF;
 		-- Wait for orders in flight; shared memory learns the state at commit.
 		PERFORM sigmax._lock_global_state();
 		SELECT g.state INTO old_state FROM sigmax.global_state g;
@@ -801,11 +815,19 @@ BEGIN
 	IF last <= 0 OR bid <= 0 OR ask <= 0 OR bid > ask THEN
 		RAISE EXCEPTION 'prices must be positive with bid <= ask' USING ERRCODE = '22023';
 	END IF;
+	-- A price from the future would never go stale: allow a minute of clock skew, no more.
+	IF at > now() + interval '1 minute' THEN
+		RAISE EXCEPTION 'at is more than a minute in the future' USING ERRCODE = '22023',
+			HINT = 'Record prices with the time they were observed.';
+	END IF;
 	INSERT INTO sigmax.market_prices AS m (exchange, symbol, bid, ask, last, recorded_at)
 	VALUES (record_price.exchange, record_price.symbol, record_price.bid, record_price.ask, record_price.last, record_price.at)
 	ON CONFLICT ON CONSTRAINT market_prices_pkey DO UPDATE
 	SET bid = EXCLUDED.bid, ask = EXCLUDED.ask, last = EXCLUDED.last, recorded_at = EXCLUDED.recorded_at
 	WHERE m.recorded_at <= EXCLUDED.recorded_at;
+	IF NOT FOUND THEN
+		RETURN 0;   -- older than the price already recorded: neither stored nor acted on
+	END IF;
 
 	-- Resting limit orders the new price crosses fill at their limit (or better).
 	FOR o IN SELECT x.order_id, x.side, x.limit_price

@@ -86,6 +86,8 @@ SELECT sigmax.audit_append('x', '{"pem": "-----BEGIN PRIVATE KEY-----\nMC4CAQAwB
 SELECT sigmax.audit_append('x', '{"k": "vmPUZE6mv9SD5VNHk4HlWFsOr6aKE2zvsw0MuIgwCIPy6utIco14y7Ju91duEh8A"}');
 SELECT sigmax.audit_append('x', '{"nested": {"api_secret": "abc123xyz"}}');
 SELECT sigmax.audit_append('x', '{"list": ["ok", "bob@example.com"]}');
+SELECT sigmax.audit_append('x', '{"password": ["hunter2"]}');
+SELECT sigmax.audit_append('x', jsonb_build_object(repeat('k', 70) || '_Password', 'hunter2'));
 -- identifiers, hashes, timestamps and order ids pass
 SELECT sigmax.audit_append('x', '{"sha256": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
   "uuid": "123e4567-e89b-12d3-a456-426614174000", "ms": 1710328243709, "okx_ord_id": "590908157585625111",

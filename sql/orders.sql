@@ -47,6 +47,7 @@ SELECT sigmax.record_price('binance', 'XRP/USDT', 0.5, 0.5002, 0.5001, now() - i
 SELECT * FROM sigmax.submit_order(:acct, 'XRP/USDT', 'buy', 100);                -- STALE_PRICE (old)
 SELECT sigmax.record_price('binance', 'XRP/USDT', 0.5, 0.5002, 0.5001, now() - interval '1 hour') AS older_price_ignored;
 SELECT last, recorded_at > now() - interval '1 minute' AS kept_the_newer FROM sigmax.market_prices WHERE symbol = 'XRP/USDT';
+SELECT sigmax.record_price('binance', 'XRP/USDT', 0.5, 0.5002, 0.5001, now() + interval '1 hour');  -- a price from the future
 
 -- resting orders fill when a recorded price crosses them; cancels always pass
 SELECT order_id AS resting FROM sigmax.orders WHERE status = 'accepted' AND side = 'buy' \gset
@@ -71,6 +72,23 @@ SELECT sigmax.trading_state(), sigmax.trading_state(:acct);
 SELECT count(*) AS working_after_kill FROM sigmax.orders WHERE status IN ('accepted', 'pending_approval');
 SELECT * FROM sigmax.submit_order(:acct, 'BTC/USDT', 'buy', 0.01);              -- TRADING_HALTED
 SELECT sigmax.resume();
+
+-- a database-wide state changes only in READ COMMITTED, and a rolled-back savepoint undoes only itself
+BEGIN ISOLATION LEVEL REPEATABLE READ;
+SELECT sigmax.pause(NULL, 'in repeatable read');
+ROLLBACK;
+BEGIN;
+SELECT sigmax.pause(NULL, 'outer');
+SAVEPOINT s;
+SELECT sigmax.resume();
+ROLLBACK TO SAVEPOINT s;
+COMMIT;
+SELECT sigmax.trading_state() AS after_savepoint;
+SELECT sigmax.resume();
+BEGIN;
+SELECT sigmax.pause(NULL, 'prepared');
+PREPARE TRANSACTION 'sigmax_state';
+SELECT sigmax.trading_state() AS after_refused_prepare;
 
 -- rate limit: a token bucket per account; check_order takes no token
 SELECT sigmax.create_account('fast', 100000) AS fast \gset
@@ -100,6 +118,12 @@ SELECT status FROM sigmax.submit_order(:loser, 'BTC/USDT', 'sell', 0.0009);     
 SELECT sigmax.create_account('small', 1000) AS small \gset
 SELECT sigmax.set_limits(:small, '{"max_position_pct": 5, "max_exposure_pct": 5}');
 SELECT * FROM sigmax.submit_order(:small, 'BTC/USDT', 'buy', 0.04);             -- INSUFFICIENT_BALANCE
+
+-- the trading day is the UTC day whatever the session's time zone
+SET TimeZone = 'Pacific/Kiritimati';
+SELECT status FROM sigmax.submit_order(:small, 'BTC/USDT', 'buy', 0.0004);
+SELECT sod_date = (now() AT TIME ZONE 'UTC')::date AS sod_is_utc_today FROM sigmax.accounts WHERE account_id = :small;
+RESET TimeZone;
 
 -- every decision is in the account's ledger stream, and the ledger verifies
 SELECT action, count(*) FROM sigmax.audit_log WHERE stream = 'account:' || :acct GROUP BY action ORDER BY action;

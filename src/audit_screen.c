@@ -8,6 +8,7 @@
 #include <math.h>
 
 #include "utils/builtins.h"
+#include "mb/pg_wchar.h"
 #include "utils/jsonb.h"
 #include "utils/numeric.h"
 
@@ -227,23 +228,23 @@ has_api_secret(const char *s, int len)
 	return false;
 }
 
-/* Keys whose string values are secrets whatever they look like. */
+/* Keys whose string values are secrets whatever they look like (any length, any case). */
 static bool
 is_secret_key(const char *key, int len)
 {
 	static const char *const names[] = {"password", "passwd", "secret", "private_key",
 	"privatekey", "api_key", "apikey", "access_token", "refresh_token", "token", NULL};
-	char		lower[64];
-	int			i;
+	int			i,
+				at;
 
-	if (len >= (int) sizeof(lower))
-		return false;
-	for (i = 0; i < len; i++)
-		lower[i] = (key[i] >= 'A' && key[i] <= 'Z') ? key[i] + 32 : key[i];
-	lower[len] = '\0';
 	for (i = 0; names[i]; i++)
-		if (strstr(lower, names[i]) != NULL)
-			return true;
+	{
+		int			n = strlen(names[i]);
+
+		for (at = 0; at + n <= len; at++)
+			if (pg_strncasecmp(key + at, names[i], n) == 0)
+				return true;
+	}
 	return false;
 }
 
@@ -274,12 +275,27 @@ ledger_screen_payload(Jsonb *payload)
 	char		keybuf[NAMEDATALEN];
 	const char *key = NULL;
 	bool		secret_key = false;
+	int			depth = 0;
+	int			secret_depth = -1;	/* depth of the container a secret key opened */
 
 	while ((tok = JsonbIteratorNext(&it, &v, false)) != WJB_DONE)
 	{
-		if (tok == WJB_KEY)
+		if (tok == WJB_BEGIN_ARRAY || tok == WJB_BEGIN_OBJECT)
 		{
-			int			n = Min(v.val.string.len, NAMEDATALEN - 1);
+			depth++;
+			if (secret_key && secret_depth < 0)
+				secret_depth = depth;
+		}
+		else if (tok == WJB_END_ARRAY || tok == WJB_END_OBJECT)
+		{
+			if (depth == secret_depth)
+				secret_depth = -1;
+			depth--;
+		}
+		else if (tok == WJB_KEY)
+		{
+			/* Clip on a character boundary: the key goes into the error detail. */
+			int			n = pg_mbcliplen(v.val.string.val, v.val.string.len, NAMEDATALEN - 1);
 
 			screen_string(NULL, v.val.string.val, v.val.string.len);
 			memcpy(keybuf, v.val.string.val, n);
@@ -291,7 +307,9 @@ ledger_screen_payload(Jsonb *payload)
 		{
 			if (v.type == jbvString)
 			{
-				if (secret_key && tok == WJB_VALUE && v.val.string.len > 0)
+				/* Under a secret's key: its value, or any string inside its array or object. */
+				if (v.val.string.len > 0 &&
+					((secret_key && tok == WJB_VALUE) || secret_depth >= 0))
 					refuse(key, "a secret (by its key name)");
 				screen_string(key, v.val.string.val, v.val.string.len);
 			}

@@ -305,7 +305,11 @@ extend_stream(CheckpointStream *s, int64 after_seq, const uint8 *after_hash,
 						s->stream, s->seq),
 				 errhint("Run sigmax.audit_verify() to see every problem.")));
 	if (memcmp(expect_prev, s->head, SIGMAX_HASH_LEN) != 0)
-		elog(ERROR, "sigmax: ledger head of \"%s\" changed during the checkpoint", s->stream);
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("ledger stream \"%s\" does not end in the hash it reports at seq " INT64_FORMAT,
+						s->stream, s->seq),
+				 errhint("Run sigmax.audit_verify() to see every problem.")));
 	merkle_frontier_root(frontier, s->root);
 	s->frontier = merkle_frontier_serialize(frontier);
 	pfree(scratch.data);
@@ -403,7 +407,7 @@ sigmax_audit_checkpoint(PG_FUNCTION_ARGS)
 		elog(ERROR, "sigmax: SPI_connect failed");
 	ledger_lock_checkpoints();
 	/* Read what committed up to now, including a checkpoint we waited for. */
-	PushActiveSnapshot(GetTransactionSnapshot());
+	PushCopiedSnapshot(GetLatestSnapshot());
 
 	MemoryContextSwitchTo(call_ctx);
 	prev = checkpoint_load(0);

@@ -130,6 +130,13 @@ sigmax_hex(const uint8 *data, size_t len)
 	return out;
 }
 
+/* Passphrase callback: never prompt (an encrypted key is refused instead). */
+static int
+no_passphrase(char *buf, int size, int rwflag, void *u)
+{
+	return 0;
+}
+
 /*
  * Load the Ed25519 private key named by sigmax.checkpoint_key_file. The file
  * must belong to the server's user and be readable by it alone, as PostgreSQL
@@ -149,13 +156,25 @@ load_checkpoint_key(void)
 				 errdetail("Checkpoints are signed with an Ed25519 key that only the server can read."),
 				 errhint("Create one with \"openssl genpkey -algorithm ed25519\", make it readable by the server's user alone, and set sigmax.checkpoint_key_file.")));
 
-	if (stat(sigmax_checkpoint_key_file, &st) != 0)
+	fp = AllocateFile(sigmax_checkpoint_key_file, "r");
+	if (fp == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_CONFIG_FILE_ERROR),
 				 errmsg("the checkpoint signing key cannot be read"),
-				 errdetail_log("stat(\"%s\") failed: %m", sigmax_checkpoint_key_file),
+				 errdetail_log("open(\"%s\") failed: %m", sigmax_checkpoint_key_file),
 				 errhint("Check sigmax.checkpoint_key_file; the server log has the details.")));
+	/* Check the file we opened, not the name: no race between the check and the read. */
+	if (fstat(fileno(fp), &st) != 0)
+	{
+		FreeFile(fp);
+		ereport(ERROR,
+				(errcode(ERRCODE_CONFIG_FILE_ERROR),
+				 errmsg("the checkpoint signing key cannot be read"),
+				 errdetail_log("fstat(\"%s\") failed: %m", sigmax_checkpoint_key_file)));
+	}
 	if (st.st_uid != geteuid() || (st.st_mode & (S_IRWXG | S_IRWXO)) != 0)
+	{
+		FreeFile(fp);
 		ereport(ERROR,
 				(errcode(ERRCODE_CONFIG_FILE_ERROR),
 				 errmsg("the checkpoint signing key is not private to the server"),
@@ -163,14 +182,8 @@ load_checkpoint_key(void)
 				 errdetail_log("file \"%s\": owner %d, mode %04o", sigmax_checkpoint_key_file,
 							   (int) st.st_uid, (int) (st.st_mode & 07777)),
 				 errhint("chown it to the server's user and chmod it to 0600.")));
-
-	fp = AllocateFile(sigmax_checkpoint_key_file, "r");
-	if (fp == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_CONFIG_FILE_ERROR),
-				 errmsg("the checkpoint signing key cannot be read"),
-				 errdetail_log("open(\"%s\") failed: %m", sigmax_checkpoint_key_file)));
-	pkey = PEM_read_PrivateKey(fp, NULL, NULL, NULL);
+	}
+	pkey = PEM_read_PrivateKey(fp, NULL, no_passphrase, NULL);
 	FreeFile(fp);
 	if (pkey == NULL || EVP_PKEY_get_id(pkey) != EVP_PKEY_ED25519)
 	{

@@ -14,6 +14,7 @@
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/snapmgr.h"
 
 #include "risk.h"
 #include "sigmax.h"
@@ -27,20 +28,20 @@ typedef struct LimitsEntry
 static HTAB *limits_cache = NULL;
 static MemoryContext limits_ctx = NULL;
 static bool callback_registered = false;
+static bool limits_stale = false;
+static Oid	risk_limits_relid = InvalidOid;
 static SPIPlanPtr limits_plan = NULL;
 
-/* Any change to sigmax.risk_limits (or a full reset) empties the cache. */
+/*
+ * Invalidation callback: only marks the cache stale. It may run inside any
+ * catalog or SPI access, so it must neither free what a caller may be using
+ * nor look anything up.
+ */
 static void
 limits_invalidate(Datum arg, Oid relid)
 {
-	if (limits_cache == NULL)
-		return;
-	if (relid == InvalidOid || relid == get_relname_relid("risk_limits", get_namespace_oid("sigmax", true)))
-	{
-		hash_destroy(limits_cache);
-		limits_cache = NULL;
-		MemoryContextReset(limits_ctx);
-	}
+	if (relid == InvalidOid || relid == risk_limits_relid)
+		limits_stale = true;
 }
 
 static Numeric
@@ -61,9 +62,69 @@ get_int(HeapTuple tup, TupleDesc desc, int col)
 	return isnull ? 0 : DatumGetInt32(d);
 }
 
+static Numeric
+dup_numeric(Numeric n)
+{
+	return n ? DatumGetNumericCopy(NumericGetDatum(n)) : NULL;
+}
+
+/* A copy of cached limits in the current memory context, safe from later invalidations. */
+static AccountLimits *
+copy_limits(const AccountLimits *src)
+{
+	AccountLimits *dst = palloc(sizeof(AccountLimits));
+
+	*dst = *src;
+	dst->max_order_qty = dup_numeric(src->max_order_qty);
+	dst->max_order_notional = dup_numeric(src->max_order_notional);
+	dst->max_position_pct = dup_numeric(src->max_position_pct);
+	dst->max_exposure_pct = dup_numeric(src->max_exposure_pct);
+	dst->max_daily_loss_pct = dup_numeric(src->max_daily_loss_pct);
+	dst->price_collar_pct = dup_numeric(src->price_collar_pct);
+	dst->approval_notional = dup_numeric(src->approval_notional);
+	dst->slippage_bps = dup_numeric(src->slippage_bps);
+	dst->fee_bps = dup_numeric(src->fee_bps);
+	return dst;
+}
+
+/* Drop the cache if an invalidation marked it stale; create it when missing. */
+static void
+prepare_cache(void)
+{
+	if (!callback_registered)
+	{
+		CacheRegisterRelcacheCallback(limits_invalidate, (Datum) 0);
+		callback_registered = true;
+	}
+	if (limits_stale && limits_cache != NULL)
+	{
+		hash_destroy(limits_cache);
+		limits_cache = NULL;
+		MemoryContextReset(limits_ctx);
+	}
+	limits_stale = false;
+	if (limits_cache == NULL)
+	{
+		HASHCTL		info;
+
+		if (limits_ctx == NULL)
+			limits_ctx = AllocSetContextCreate(TopMemoryContext, "sigmax limits cache",
+											   ALLOCSET_SMALL_SIZES);
+		risk_limits_relid = get_relname_relid("risk_limits", get_namespace_oid("sigmax", false));
+		memset(&info, 0, sizeof(info));
+		info.keysize = sizeof(int64);
+		info.entrysize = sizeof(LimitsEntry);
+		info.hcxt = limits_ctx;
+		limits_cache = hash_create("sigmax limits", 64, &info, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	}
+}
+
 /*
- * The effective limits of an account (NULL when it does not exist). The
- * caller is connected to SPI.
+ * The effective limits of an account (NULL when it does not exist), as a
+ * copy in the caller's memory context. A miss reads them with the latest
+ * snapshot, so a change committed before its invalidation was processed is
+ * seen; what an invalidation during the read may have made stale is returned
+ * but not cached. The caller is connected to SPI.
  */
 AccountLimits *
 sigmax_account_limits(int64 account_id)
@@ -74,29 +135,13 @@ sigmax_account_limits(int64 account_id)
 	HeapTuple	tup;
 	TupleDesc	desc;
 	MemoryContext old;
+	AccountLimits fresh;
+	AccountLimits *result;
 
-	if (!callback_registered)
-	{
-		CacheRegisterRelcacheCallback(limits_invalidate, (Datum) 0);
-		callback_registered = true;
-	}
-	if (limits_cache == NULL)
-	{
-		HASHCTL		info;
-
-		if (limits_ctx == NULL)
-			limits_ctx = AllocSetContextCreate(TopMemoryContext, "sigmax limits cache",
-											   ALLOCSET_SMALL_SIZES);
-		memset(&info, 0, sizeof(info));
-		info.keysize = sizeof(int64);
-		info.entrysize = sizeof(LimitsEntry);
-		info.hcxt = limits_ctx;
-		limits_cache = hash_create("sigmax limits", 64, &info, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
-	}
-
+	prepare_cache();
 	entry = hash_search(limits_cache, &account_id, HASH_FIND, NULL);
 	if (entry != NULL)
-		return &entry->limits;
+		return copy_limits(&entry->limits);
 
 	if (limits_plan == NULL)
 	{
@@ -112,31 +157,39 @@ sigmax_account_limits(int64 account_id)
 		SPI_keepplan(plan);
 		limits_plan = plan;
 	}
-	if (SPI_execute_plan(limits_plan, &arg, NULL, true, 1) != SPI_OK_SELECT)
+	if (SPI_execute_snapshot(limits_plan, &arg, NULL, GetLatestSnapshot(), InvalidSnapshot,
+							 true, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "sigmax: reading limits failed");
 	if (SPI_processed == 0)
 		return NULL;
 
 	tup = SPI_tuptable->vals[0];
 	desc = SPI_tuptable->tupdesc;
-	old = MemoryContextSwitchTo(limits_ctx);
-	entry = hash_search(limits_cache, &account_id, HASH_ENTER, &found);
-	entry->limits.account_id = account_id;
-	entry->limits.max_order_qty = copy_numeric(tup, desc, 1);
-	entry->limits.max_order_notional = copy_numeric(tup, desc, 2);
-	entry->limits.max_position_pct = copy_numeric(tup, desc, 3);
-	entry->limits.max_exposure_pct = copy_numeric(tup, desc, 4);
-	entry->limits.max_open_orders = get_int(tup, desc, 5);
-	entry->limits.max_daily_loss_pct = copy_numeric(tup, desc, 6);
-	entry->limits.price_collar_pct = copy_numeric(tup, desc, 7);
-	entry->limits.stale_price_ms = get_int(tup, desc, 8);
-	entry->limits.orders_per_minute = get_int(tup, desc, 9);
-	entry->limits.approval_notional = copy_numeric(tup, desc, 10);
-	entry->limits.slippage_bps = copy_numeric(tup, desc, 11);
-	entry->limits.fee_bps = copy_numeric(tup, desc, 12);
-	MemoryContextSwitchTo(old);
+	fresh.account_id = account_id;
+	fresh.max_order_qty = copy_numeric(tup, desc, 1);
+	fresh.max_order_notional = copy_numeric(tup, desc, 2);
+	fresh.max_position_pct = copy_numeric(tup, desc, 3);
+	fresh.max_exposure_pct = copy_numeric(tup, desc, 4);
+	fresh.max_open_orders = get_int(tup, desc, 5);
+	fresh.max_daily_loss_pct = copy_numeric(tup, desc, 6);
+	fresh.price_collar_pct = copy_numeric(tup, desc, 7);
+	fresh.stale_price_ms = get_int(tup, desc, 8);
+	fresh.orders_per_minute = get_int(tup, desc, 9);
+	fresh.approval_notional = copy_numeric(tup, desc, 10);
+	fresh.slippage_bps = copy_numeric(tup, desc, 11);
+	fresh.fee_bps = copy_numeric(tup, desc, 12);
 	SPI_freetuptable(SPI_tuptable);
-	return &entry->limits;
+	result = copy_limits(&fresh);
+
+	/* Cache them only if no invalidation arrived while they were read. */
+	if (!limits_stale)
+	{
+		old = MemoryContextSwitchTo(limits_ctx);
+		entry = hash_search(limits_cache, &account_id, HASH_ENTER, &found);
+		entry->limits = *copy_limits(&fresh);
+		MemoryContextSwitchTo(old);
+	}
+	return result;
 }
 
 PG_FUNCTION_INFO_V1(sigmax_limits_changed);

@@ -10,6 +10,7 @@
 #include "fmgr.h"
 #include "utils/builtins.h"
 #include "utils/date.h"
+#include "utils/datetime.h"
 #include "utils/numeric.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
@@ -431,10 +432,19 @@ order_load_context(const OrderRequest *req, bool dry_run, OrderContext *ctx)
 	ctx->position_value = col_numeric(8, &isnull);
 	ctx->equity = num_add(ctx->cash, ctx->position_value);
 
-	/* Start of a new UTC day: today's losses count from today's equity. */
-	ctx->today = DatumGetDateADT(DirectFunctionCall1(timestamptz_date,
-													 TimestampTzGetDatum(ctx->now)));
-	ctx->day_rolled = ctx->sod_date < ctx->today;
+	/*
+	 * Start of a new UTC day: today's losses count from today's equity. The
+	 * day is UTC whatever the session's TimeZone, which a trader could set.
+	 */
+	{
+		struct pg_tm tm;
+		fsec_t		fsec;
+
+		if (timestamp2tm(ctx->now, NULL, &tm, &fsec, NULL, NULL) != 0)
+			elog(ERROR, "sigmax: the clock is out of range");
+		ctx->today = date2j(tm.tm_year, tm.tm_mon, tm.tm_mday) - POSTGRES_EPOCH_JDATE;
+	}
+	ctx->day_rolled = ctx->sod_date != ctx->today;
 	if (ctx->day_rolled)
 		ctx->sod_equity = ctx->equity;
 

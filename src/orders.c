@@ -24,10 +24,13 @@ PG_FUNCTION_INFO_V1(sigmax_submit_order);
 PG_FUNCTION_INFO_V1(sigmax_check_order);
 PG_FUNCTION_INFO_V1(sigmax_fill_order);
 PG_FUNCTION_INFO_V1(sigmax_internal_audit_write);
+PG_FUNCTION_INFO_V1(sigmax_order_path_lock);
 
 static SPIPlanPtr insert_plan = NULL;
 static SPIPlanPtr rollover_plan = NULL;
 static SPIPlanPtr resting_plan = NULL;
+static SPIPlanPtr account_of_plan = NULL;
+static SPIPlanPtr lock_account_plan = NULL;
 
 static void
 kept(SPIPlanPtr *slot, const char *sql, int n, Oid *types)
@@ -288,11 +291,24 @@ sigmax_fill_order(PG_FUNCTION_ARGS)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "sigmax: SPI_connect failed");
 	MemoryContextSwitchTo(call_ctx);
+	/* Lock order of every order path: trading state, account row, order row. */
+	(void) sigmax_global_state(true);
+	kept(&account_of_plan, "SELECT account_id FROM sigmax.orders WHERE order_id = $1", 1, types);
+	if (SPI_execute_plan(account_of_plan, &arg, NULL, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "sigmax: reading the resting order failed");
+	if (SPI_processed == 1)
+	{
+		Datum		account = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+
+		kept(&lock_account_plan, "SELECT 1 FROM sigmax.accounts WHERE account_id = $1 FOR NO KEY UPDATE",
+			 1, types);
+		if (SPI_execute_plan(lock_account_plan, &account, NULL, false, 1) != SPI_OK_SELECT)
+			elog(ERROR, "sigmax: locking the account failed");
+	}
 	kept(&resting_plan,
-		 "SELECT o.account_id, o.symbol, o.side, o.qty - o.filled_qty, o.limit_price, o.client_order_id, "
-		 "o.reference_price, o.reduce_only "
-		 "FROM sigmax.orders o JOIN sigmax.accounts a USING (account_id) "
-		 "WHERE o.order_id = $1 AND o.status = 'accepted' FOR NO KEY UPDATE", 1, types);
+		 "SELECT account_id, symbol, side, qty - filled_qty, limit_price, client_order_id, "
+		 "reference_price, reduce_only "
+		 "FROM sigmax.orders WHERE order_id = $1 AND status = 'accepted' FOR UPDATE", 1, types);
 	if (SPI_execute_plan(resting_plan, &arg, NULL, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "sigmax: reading the resting order failed");
 	if (SPI_processed == 0)
@@ -342,4 +358,16 @@ sigmax_internal_audit_write(PG_FUNCTION_ARGS)
 				 errmsg("invalid ledger stream name")));
 	PG_RETURN_INT64(sigmax_audit_write(stream, text_to_cstring(PG_GETARG_TEXT_PP(1)),
 									   PG_GETARG_JSONB_P(2)));
+}
+
+/*
+ * sigmax._order_path_lock(): take the trading-state lock in share mode, as
+ * every order path does first, so that paths written in SQL (cancel_order)
+ * keep the one lock order: state, account row, order rows.
+ */
+Datum
+sigmax_order_path_lock(PG_FUNCTION_ARGS)
+{
+	(void) sigmax_global_state(true);
+	PG_RETURN_VOID();
 }

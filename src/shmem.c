@@ -89,10 +89,20 @@ static HTAB *rate_buckets = NULL;
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 
-/* A state change waiting for its transaction to commit. */
-static bool pending_valid = false;
-static SigmaxState pending_state;
-static SubTransactionId pending_subxid;
+/*
+ * State changes waiting for their transaction to commit, innermost last, each
+ * tagged with the subtransaction that made it: rolling back to a savepoint
+ * drops only what came after it.
+ */
+#define MAX_PENDING_STATES 64
+typedef struct PendingState
+{
+	SigmaxState state;
+	SubTransactionId subid;
+} PendingState;
+
+static PendingState pending[MAX_PENDING_STATES];
+static int	npending = 0;
 static bool xact_callbacks_registered = false;
 
 static Size
@@ -137,7 +147,7 @@ sigmax_shmem_startup(void)
 	info.keysize = sizeof(RateBucketKey);
 	info.entrysize = sizeof(RateBucket);
 	rate_buckets = ShmemInitHash("sigmax rate buckets", sigmax_max_rate_buckets,
-								 sigmax_max_rate_buckets, &info, HASH_ELEM | HASH_BLOBS);
+								 sigmax_max_rate_buckets, &info, HASH_ELEM | HASH_BLOBS | HASH_FIXED_SIZE);
 	LWLockRelease(AddinShmemInitLock);
 }
 
@@ -291,33 +301,56 @@ sigmax_global_state_lock_exclusive(void)
 static void
 state_xact_callback(XactEvent event, void *arg)
 {
-	if (!pending_valid)
+	if (npending == 0)
 		return;
-	if (event == XACT_EVENT_COMMIT)
+	switch (event)
 	{
-		DatabaseState *slot;
+		case XACT_EVENT_PRE_PREPARE:
+			/* The state must publish with the commit that makes it true; a prepared one cannot. */
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("cannot PREPARE a transaction that changes the sigmax trading state")));
+			break;
+		case XACT_EVENT_COMMIT:
+			{
+				DatabaseState *slot;
 
-		LWLockAcquire(shared->lock, LW_EXCLUSIVE);
-		slot = database_slot();
-		slot->state = pending_state;
-		slot->loaded = true;
-		LWLockRelease(shared->lock);
-		pending_valid = false;
+				/* The slot was claimed when the change was made: nothing here can fail. */
+				LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+				slot = database_slot();
+				slot->state = pending[npending - 1].state;
+				slot->loaded = true;
+				LWLockRelease(shared->lock);
+				npending = 0;
+			}
+			break;
+		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PARALLEL_ABORT:
+		case XACT_EVENT_PREPARE:
+			npending = 0;
+			break;
+		default:
+			break;
 	}
-	else if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT)
-		pending_valid = false;
 }
 
 static void
 state_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 					   SubTransactionId parentSubid, void *arg)
 {
-	if (!pending_valid)
-		return;
-	if (event == SUBXACT_EVENT_ABORT_SUB && pending_subxid == mySubid)
-		pending_valid = false;
-	else if (event == SUBXACT_EVENT_COMMIT_SUB && pending_subxid == mySubid)
-		pending_subxid = parentSubid;
+	int			i;
+
+	if (event == SUBXACT_EVENT_ABORT_SUB)
+	{
+		while (npending > 0 && pending[npending - 1].subid == mySubid)
+			npending--;
+	}
+	else if (event == SUBXACT_EVENT_COMMIT_SUB)
+	{
+		for (i = 0; i < npending; i++)
+			if (pending[i].subid == mySubid)
+				pending[i].subid = parentSubid;
+	}
 }
 
 /*
@@ -338,9 +371,13 @@ sigmax_global_state_publish(SigmaxState state)
 		RegisterSubXactCallback(state_subxact_callback, NULL);
 		xact_callbacks_registered = true;
 	}
-	pending_valid = true;
-	pending_state = state;
-	pending_subxid = GetCurrentSubTransactionId();
+	if (npending == MAX_PENDING_STATES)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("too many trading state changes in one transaction")));
+	pending[npending].state = state;
+	pending[npending].subid = GetCurrentSubTransactionId();
+	npending++;
 }
 
 static int64

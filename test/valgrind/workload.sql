@@ -9,7 +9,9 @@ SELECT sigmax.create_account('vg2', 1000);
 
 SELECT sigmax.add_instrument('BTC/USDT', 'binance', tick_size => 0.01, lot_size => 0.0001, min_notional => 10);
 
-SELECT sigmax.record_price('binance', 'BTC/USDT', 49999, 50001, 50000, now() + interval '1 day');
+SELECT sigmax.set_limits(NULL, '{"stale_price_ms": 2000000000}');
+
+SELECT sigmax.record_price('binance', 'BTC/USDT', 49999, 50001, 50000);
 
 SELECT * FROM sigmax.submit_order(1, 'BTC/USDT', 'buy', 0.05);
 
@@ -45,7 +47,7 @@ SELECT * FROM sigmax.submit_order(1, 'BTC/USDT', 'sell', 0.01);
 
 SELECT sigmax.set_limits(1, '{"max_order_qty": null, "orders_per_minute": null, "approval_notional": null}');
 
-SELECT sigmax.record_price('binance', 'BTC/USDT', 48999, 49000, 49000, now() + interval '2 day');
+SELECT sigmax.record_price('binance', 'BTC/USDT', 48999, 49000, 49000);
 
 SELECT sigmax.pause(1, 'valgrind');
 

@@ -16,9 +16,10 @@ $node->safe_psql('sigmax', q{
 	SELECT sigmax.create_account('race', 100000);
 	SELECT sigmax.add_instrument('BTC/USDT', 'binance', tick_size => 0.01, lot_size => 0.001);
 	-- no slippage or fee: each 0.01 BTC order is exactly 500 USDT of position
+	SELECT sigmax.set_limits(NULL, '{"stale_price_ms": 2000000000}');
 	SELECT sigmax.set_limits(1, '{"slippage_bps": 0, "fee_bps": 0, "orders_per_minute": 100000,
 	                             "max_open_orders": 1000}');
-	SELECT sigmax.record_price('binance', 'BTC/USDT', 50000, 50000, 50000, now() + interval '1 hour');
+	SELECT sigmax.record_price('binance', 'BTC/USDT', 50000, 50000, 50000);
 });
 # The limit: 5% of 100000 = 5000 USDT = 0.1 BTC, so exactly 10 orders of 0.01 fit.
 $node->pgbench(

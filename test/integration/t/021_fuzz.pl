@@ -20,7 +20,8 @@ my $start = $node->safe_psql('sigmax', 'SELECT pg_postmaster_start_time()');
 $node->safe_psql('sigmax', q{
 	SELECT sigmax.create_account('fuzz', 100000);
 	SELECT sigmax.add_instrument('BTC/USDT', 'binance');
-	SELECT sigmax.record_price('binance', 'BTC/USDT', 49999, 50001, 50000, now() + interval '1 day');
+	SELECT sigmax.set_limits(NULL, '{"stale_price_ms": 2000000000}');
+	SELECT sigmax.record_price('binance', 'BTC/USDT', 49999, 50001, 50000);
 	SELECT sigmax.audit_append('seed', '{}', 'app:fuzz');
 	SELECT sigmax.audit_checkpoint();
 	CREATE TABLE fuzz_result (fn text, state text);
