@@ -5,7 +5,14 @@
  */
 #include "postgres.h"
 
+#include "access/genam.h"
 #include "access/htup_details.h"
+#include "access/relscan.h"
+#include "access/stratnum.h"
+#include "access/tableam.h"
+#include "executor/tuptable.h"
+#include "utils/fmgroids.h"
+#include "utils/relcache.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "common/hashfn.h"
@@ -36,7 +43,6 @@ static const uint8 zero_hash[SIGMAX_HASH_LEN] = {0};
 static bool ledger_insert_ok = false;
 
 /* Plans kept across calls. */
-static SPIPlanPtr head_plan = NULL;
 static SPIPlanPtr insert_plan = NULL;
 
 PG_FUNCTION_INFO_V1(sigmax_audit_log_append);
@@ -172,49 +178,52 @@ ledger_lock_checkpoints(void)
 /*
  * Read a stream's head (last seq and hash) under the stream lock, with the
  * latest snapshot, so that a REPEATABLE READ transaction still links to what
- * committed after it started: the chain can never fork.
+ * committed after it started: the chain can never fork. A backward scan of
+ * the primary key (stream, seq) finds it directly, without SPI: this read is
+ * on every append's path.
  */
 static int64
-read_stream_head(const char *stream, uint8 head_hash[SIGMAX_HASH_LEN])
+read_stream_head(Relation rel, text *stream, int att_seq, int att_hash,
+				 uint8 head_hash[SIGMAX_HASH_LEN])
 {
-	Datum		arg = CStringGetTextDatum(stream);
+	Oid			indexoid = RelationGetPrimaryKeyIndex(rel);
+	Relation	index;
+	ScanKeyData key;
+	IndexScanDesc scan;
+	TupleTableSlot *slot;
+	Snapshot	snapshot;
 	int64		seq = 0;
-	int			rc;
 
-	if (head_plan == NULL)
-	{
-		Oid			argtypes[1] = {TEXTOID};
-		SPIPlanPtr	plan = SPI_prepare("SELECT seq, hash FROM sigmax.audit_log "
-									   "WHERE stream = $1 ORDER BY seq DESC LIMIT 1",
-									   1, argtypes);
-
-		if (plan == NULL)
-			elog(ERROR, "sigmax: SPI_prepare failed for the ledger head: %s",
-				 SPI_result_code_string(SPI_result));
-		SPI_keepplan(plan);
-		head_plan = plan;
-	}
-
-	rc = SPI_execute_snapshot(head_plan, &arg, NULL, GetLatestSnapshot(),
-							  InvalidSnapshot, true, false, 1);
-	if (rc != SPI_OK_SELECT)
-		elog(ERROR, "sigmax: reading the ledger head failed: %s", SPI_result_code_string(rc));
+	if (!OidIsValid(indexoid))
+		elog(ERROR, "sigmax: sigmax.audit_log has no primary key");
+	index = index_open(indexoid, AccessShareLock);
+	snapshot = RegisterSnapshot(GetLatestSnapshot());
+	ScanKeyEntryInitialize(&key, 0, 1, BTEqualStrategyNumber, InvalidOid,
+						   index->rd_indcollation[0], F_TEXTEQ, PointerGetDatum(stream));
+	scan = index_beginscan(rel, index, snapshot, 1, 0);
+	index_rescan(scan, &key, 1, NULL, 0);
+	slot = table_slot_create(rel, NULL);
 
 	memcpy(head_hash, zero_hash, SIGMAX_HASH_LEN);
-	if (SPI_processed == 1)
+	if (index_getnext_slot(scan, BackwardScanDirection, slot))
 	{
 		bool		isnull;
 		bytea	   *hash;
 
-		seq = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-		hash = DatumGetByteaPP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+		seq = DatumGetInt64(slot_getattr(slot, att_seq, &isnull));
+		hash = DatumGetByteaPP(slot_getattr(slot, att_hash, &isnull));
 		if (isnull || VARSIZE_ANY_EXHDR(hash) != SIGMAX_HASH_LEN)
 			ereport(ERROR,
 					(errcode(ERRCODE_DATA_CORRUPTED),
-					 errmsg("the head of ledger stream \"%s\" has no valid hash", stream),
+					 errmsg("the head of a ledger stream has no valid hash"),
 					 errhint("Run sigmax.audit_verify() to locate the damage.")));
 		memcpy(head_hash, VARDATA_ANY(hash), SIGMAX_HASH_LEN);
 	}
+
+	ExecDropSingleTupleTableSlot(slot);
+	index_endscan(scan);
+	UnregisterSnapshot(snapshot);
+	index_close(index, AccessShareLock);
 	return seq;
 }
 
@@ -246,6 +255,7 @@ sigmax_audit_log_append(PG_FUNCTION_ARGS)
 	int			att_stream, att_seq, att_at, att_actor, att_action, att_payload, att_prev, att_hash;
 	bool		isnull;
 	char	   *stream;
+	text	   *stream_text;
 	char	   *actor;
 	char	   *action;
 	Jsonb	   *payload;
@@ -285,7 +295,8 @@ sigmax_audit_log_append(PG_FUNCTION_ARGS)
 	att_prev = ledger_attnum(tupdesc, "prev_hash");
 	att_hash = ledger_attnum(tupdesc, "hash");
 
-	stream = TextDatumGetCString(heap_getattr(tuple, att_stream, tupdesc, &isnull));
+	stream_text = DatumGetTextPP(heap_getattr(tuple, att_stream, tupdesc, &isnull));
+	stream = text_to_cstring(stream_text);
 	action = TextDatumGetCString(heap_getattr(tuple, att_action, tupdesc, &isnull));
 	payload = DatumGetJsonbP(heap_getattr(tuple, att_payload, tupdesc, &isnull));
 	{
@@ -294,11 +305,8 @@ sigmax_audit_log_append(PG_FUNCTION_ARGS)
 		actor = isnull ? GetUserNameFromId(GetOuterUserId(), false) : TextDatumGetCString(d);
 	}
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "sigmax: SPI_connect failed");
 	lock_stream(stream);
-	seq = read_stream_head(stream, prev_hash) + 1;
-	SPI_finish();
+	seq = read_stream_head(trigdata->tg_relation, stream_text, att_seq, att_hash, prev_hash) + 1;
 
 	now = GetCurrentTimestamp();
 	payload_text = JsonbToCString(NULL, &payload->root, VARSIZE(payload));
