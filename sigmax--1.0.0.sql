@@ -222,6 +222,9 @@ CREATE TABLE sigmax.accounts (
 	state_changed_by text,
 	sod_date         date        NOT NULL,
 	sod_equity       numeric     NOT NULL,
+	peak_equity      numeric     NOT NULL,
+	auto_paused_at   timestamptz,
+	auto_pause_kind  text,
 	created_at       timestamptz NOT NULL DEFAULT now()
 );
 
@@ -267,6 +270,7 @@ CREATE TABLE sigmax.risk_limits (
 	approval_notional   numeric CHECK (approval_notional > 0),
 	slippage_bps        numeric CHECK (slippage_bps >= 0 AND slippage_bps < 10000),
 	fee_bps             numeric CHECK (fee_bps >= 0 AND fee_bps < 10000),
+	max_drawdown_pct    numeric CHECK (max_drawdown_pct > 0 AND max_drawdown_pct <= 1),
 	updated_at          timestamptz NOT NULL DEFAULT now(),
 	updated_by          text
 );
@@ -288,7 +292,8 @@ SELECT NULL::numeric AS max_order_qty,
        100 AS orders_per_minute,
        NULL::numeric AS approval_notional,
        5::numeric AS slippage_bps,
-       10::numeric AS fee_bps;
+       10::numeric AS fee_bps,
+       0.10::numeric AS max_drawdown_pct;
 
 COMMENT ON VIEW sigmax.builtin_limits IS 'Built-in risk limit defaults (SIGMAX guidance), used where no override is set.';
 
@@ -306,7 +311,8 @@ SELECT a.account_id,
        coalesce(o.orders_per_minute, d.orders_per_minute, b.orders_per_minute) AS orders_per_minute,
        coalesce(o.approval_notional, d.approval_notional, b.approval_notional) AS approval_notional,
        coalesce(o.slippage_bps, d.slippage_bps, b.slippage_bps) AS slippage_bps,
-       coalesce(o.fee_bps, d.fee_bps, b.fee_bps) AS fee_bps
+       coalesce(o.fee_bps, d.fee_bps, b.fee_bps) AS fee_bps,
+       coalesce(o.max_drawdown_pct, d.max_drawdown_pct, b.max_drawdown_pct) AS max_drawdown_pct
   FROM sigmax.accounts a
   CROSS JOIN sigmax.builtin_limits b
   LEFT JOIN sigmax.risk_limits d ON d.account_id IS NULL
@@ -378,6 +384,9 @@ CREATE TABLE sigmax.positions (
 	qty          numeric     NOT NULL DEFAULT 0,
 	avg_price    numeric,
 	realized_pnl numeric     NOT NULL DEFAULT 0,
+	mark_price   numeric,
+	unrealized_pnl numeric,
+	marked_at    timestamptz,
 	updated_at   timestamptz NOT NULL DEFAULT now(),
 	PRIMARY KEY (account_id, symbol)
 );
@@ -534,8 +543,8 @@ BEGIN
 	IF EXISTS (SELECT 1 FROM sigmax.accounts a WHERE a.name = create_account.name) THEN
 		RAISE EXCEPTION 'an account named "%" already exists', name USING ERRCODE = '23505';
 	END IF;
-	INSERT INTO sigmax.accounts (name, base_currency, initial_equity, cash, sod_date, sod_equity)
-	VALUES (name, base_currency, equity, equity, (now() AT TIME ZONE 'UTC')::date, equity)
+	INSERT INTO sigmax.accounts (name, base_currency, initial_equity, cash, sod_date, sod_equity, peak_equity)
+	VALUES (name, base_currency, equity, equity, (now() AT TIME ZONE 'UTC')::date, equity, equity)
 	RETURNING account_id INTO id;
 	PERFORM sigmax._audit_write('account:' || id, 'account.created',
 		jsonb_build_object('account_id', id, 'name', name, 'equity', equity,
@@ -594,7 +603,8 @@ DECLARE
 	v jsonb;
 	known text[] := ARRAY['max_order_qty', 'max_order_notional', 'max_position_pct', 'max_exposure_pct',
 	                      'max_open_orders', 'max_daily_loss_pct', 'price_collar_pct', 'stale_price_ms',
-	                      'orders_per_minute', 'approval_notional', 'slippage_bps', 'fee_bps'];
+	                      'orders_per_minute', 'approval_notional', 'slippage_bps', 'fee_bps',
+	                      'max_drawdown_pct'];
 	before jsonb;
 BEGIN
 	IF limits IS NULL OR jsonb_typeof(limits) <> 'object' THEN
@@ -615,7 +625,7 @@ BEGIN
 		IF jsonb_typeof(v) = 'number' AND ((v::numeric <= 0 AND k NOT IN ('max_open_orders', 'slippage_bps', 'fee_bps'))
 		   OR v::numeric < 0
 		   OR (k IN ('max_open_orders', 'stale_price_ms', 'orders_per_minute') AND (v::numeric <> trunc(v::numeric) OR v::numeric > 2147483647))
-		   OR (k = 'max_daily_loss_pct' AND v::numeric > 1)
+		   OR (k IN ('max_daily_loss_pct', 'max_drawdown_pct') AND v::numeric > 1)
 		   OR (k IN ('slippage_bps', 'fee_bps') AND v::numeric >= 10000)) THEN
 			RAISE EXCEPTION 'limit "%" is out of range', k USING ERRCODE = '22023';
 		END IF;
@@ -640,6 +650,7 @@ BEGIN
 		approval_notional = CASE WHEN limits ? 'approval_notional' THEN (limits->>'approval_notional')::numeric ELSE r.approval_notional END,
 		slippage_bps = CASE WHEN limits ? 'slippage_bps' THEN (limits->>'slippage_bps')::numeric ELSE r.slippage_bps END,
 		fee_bps = CASE WHEN limits ? 'fee_bps' THEN (limits->>'fee_bps')::numeric ELSE r.fee_bps END,
+		max_drawdown_pct = CASE WHEN limits ? 'max_drawdown_pct' THEN (limits->>'max_drawdown_pct')::numeric ELSE r.max_drawdown_pct END,
 		updated_at = now(), updated_by = session_user
 	WHERE r.account_id IS NOT DISTINCT FROM set_limits.account_id;
 	PERFORM sigmax._limits_changed();
@@ -705,9 +716,30 @@ COMMENT ON FUNCTION sigmax.pause(bigint, text) IS
 
 CREATE FUNCTION sigmax.resume(account_id bigint DEFAULT NULL)
 RETURNS void
-LANGUAGE sql VOLATILE SECURITY DEFINER
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
-AS $$ SELECT sigmax._set_state(account_id, 'active', 'resumed') $$;
+AS $$
+DECLARE
+	paused_at timestamptz;
+	kind text;
+BEGIN
+	IF account_id IS NOT NULL THEN
+		SELECT a.auto_paused_at, a.auto_pause_kind INTO paused_at, kind
+		  FROM sigmax.accounts a WHERE a.account_id = resume.account_id FOR NO KEY UPDATE;
+		-- After an automatic pause a person re-enables trading, and not at once (RTS 6 Art. 15(3)).
+		IF paused_at IS NOT NULL AND now() < paused_at + sigmax._resume_cooldown() THEN
+			RAISE EXCEPTION 'account % was paused automatically (%) at %; it can resume from %',
+				account_id, kind, paused_at, paused_at + sigmax._resume_cooldown()
+				USING ERRCODE = '55000',
+				DETAIL = 'sigmax.auto_pause_cooldown keeps an automatically paused account paused for a while.',
+				HINT = 'Review the evidence in the ledger (protection.' || kind || ') and resume after the cool-down.';
+		END IF;
+		UPDATE sigmax.accounts a SET auto_paused_at = NULL, auto_pause_kind = NULL
+		 WHERE a.account_id = resume.account_id;
+	END IF;
+	PERFORM sigmax._set_state(account_id, 'active', 'resumed');
+END
+$$;
 
 COMMENT ON FUNCTION sigmax.resume(bigint) IS
 'Return an account (NULL: the database-wide state) to active trading.';
@@ -845,6 +877,22 @@ BEGIN
 			n := n + 1;
 		END IF;
 	END LOOP;
+
+	-- Mark every open position in the symbol to market, then re-evaluate its account;
+	-- account by account, in the order path's lock order (state, account, position).
+	FOR o IN SELECT DISTINCT p.account_id
+	           FROM sigmax.positions p JOIN sigmax.instruments i ON i.symbol = p.symbol
+	          WHERE p.symbol = record_price.symbol AND i.exchange = record_price.exchange AND p.qty <> 0
+	          ORDER BY p.account_id
+	LOOP
+		PERFORM sigmax._order_path_lock();
+		PERFORM 1 FROM sigmax.accounts a WHERE a.account_id = o.account_id FOR NO KEY UPDATE;
+		UPDATE sigmax.positions p
+		   SET mark_price = record_price.last, unrealized_pnl = p.qty * (record_price.last - p.avg_price),
+		       marked_at = record_price.at
+		 WHERE p.account_id = o.account_id AND p.symbol = record_price.symbol AND p.qty <> 0;
+		PERFORM sigmax._check_protections(o.account_id, record_price.at);
+	END LOOP;
 	RETURN n;
 END
 $$;
@@ -878,6 +926,201 @@ SELECT a.account_id, a.name, a.trading_mode, a.state, a.cash,
 	 WHERE x.account_id = a.account_id AND x.qty <> 0) p ON true;
 
 COMMENT ON VIEW sigmax.account_summary IS 'Each account''s state, cash, marked equity, P&L since the start of the UTC day, exposure and working orders.';
+
+/* ---------------------------------------------------------------------------
+ * Automatic protections (docs/protections.md): alerts, marks, automatic pauses.
+ * ------------------------------------------------------------------------- */
+
+CREATE SEQUENCE sigmax.alerts_id_seq;
+
+CREATE TABLE sigmax.alerts (
+	alert_id        bigint      PRIMARY KEY DEFAULT nextval('sigmax.alerts_id_seq'),
+	raised_at       timestamptz NOT NULL DEFAULT now(),
+	last_raised_at  timestamptz NOT NULL DEFAULT now(),
+	severity        text        NOT NULL CHECK (severity IN ('info', 'warning', 'critical')),
+	kind            text        NOT NULL,
+	account_id      bigint,
+	detail          jsonb       NOT NULL DEFAULT '{}',
+	repeat_count    integer     NOT NULL DEFAULT 1,
+	acknowledged_by text,
+	acknowledged_at timestamptz
+);
+CREATE INDEX alerts_dedupe_idx ON sigmax.alerts (kind, account_id, raised_at DESC);
+
+COMMENT ON TABLE sigmax.alerts IS
+'Alerts raised by sigmax: one row per kind and account per minute (repeats counted), sent on NOTIFY sigmax_alerts at commit.';
+
+SELECT pg_catalog.pg_extension_config_dump('sigmax.alerts_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('sigmax.alerts', '');
+
+CREATE FUNCTION sigmax._resume_cooldown()
+RETURNS interval
+LANGUAGE c STABLE
+AS 'MODULE_PATHNAME', 'sigmax_resume_cooldown';
+
+COMMENT ON FUNCTION sigmax._resume_cooldown() IS 'Internal: sigmax.auto_pause_cooldown as an interval.';
+
+CREATE FUNCTION sigmax._raise_alert(kind text, severity text, account_id bigint, detail jsonb)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	id bigint;
+BEGIN
+	-- One alert per kind and account per minute: a repeat is counted, not sent again.
+	UPDATE sigmax.alerts a
+	   SET repeat_count = a.repeat_count + 1, last_raised_at = now(), detail = _raise_alert.detail
+	 WHERE a.kind = _raise_alert.kind AND a.account_id IS NOT DISTINCT FROM _raise_alert.account_id
+	   AND a.raised_at > now() - interval '1 minute' AND a.acknowledged_at IS NULL
+	RETURNING a.alert_id INTO id;
+	IF FOUND THEN
+		RETURN id;
+	END IF;
+	INSERT INTO sigmax.alerts (severity, kind, account_id, detail)
+	VALUES (severity, kind, account_id, detail)
+	RETURNING alert_id INTO id;
+	PERFORM pg_notify('sigmax_alerts', jsonb_build_object('alert_id', id, 'kind', kind,
+		'severity', severity, 'account_id', account_id, 'detail', detail)::text);
+	RETURN id;
+END
+$$;
+
+COMMENT ON FUNCTION sigmax._raise_alert(text, text, bigint, jsonb) IS
+'Internal: raise (or count again) an alert; NOTIFY sigmax_alerts at commit.';
+
+CREATE FUNCTION sigmax.acknowledge_alert(alert_id bigint)
+RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	a sigmax.alerts;
+BEGIN
+	SELECT * INTO a FROM sigmax.alerts x WHERE x.alert_id = acknowledge_alert.alert_id FOR UPDATE;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'alert % does not exist', acknowledge_alert.alert_id USING ERRCODE = '22023';
+	END IF;
+	IF a.acknowledged_at IS NOT NULL THEN
+		RAISE EXCEPTION 'alert % was already acknowledged by % at %', a.alert_id, a.acknowledged_by, a.acknowledged_at
+			USING ERRCODE = '55000';
+	END IF;
+	UPDATE sigmax.alerts x SET acknowledged_by = session_user, acknowledged_at = now()
+	 WHERE x.alert_id = a.alert_id;
+	PERFORM sigmax._audit_write('system', 'alert.acknowledged',
+		jsonb_build_object('alert_id', a.alert_id, 'kind', a.kind, 'account_id', a.account_id));
+END
+$$;
+
+COMMENT ON FUNCTION sigmax.acknowledge_alert(bigint) IS 'Acknowledge an alert: records who and when, and ledgers it.';
+
+/*
+ * Re-evaluate an account after a mark or a fill, at the time of the price or
+ * the call: the day rollover (a new start-of-day equity), the peak equity,
+ * and the automatic pauses for daily loss and drawdown, each ledgered with
+ * its evidence and alerted. Takes the order path's locks, in its order.
+ */
+CREATE FUNCTION sigmax._check_protections(account_id bigint, at timestamptz)
+RETURNS text
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	a sigmax.accounts;
+	lim sigmax.limits;
+	equity numeric;
+	daily numeric;
+	drawdown numeric;
+	kind text;
+	evidence jsonb;
+	o record;
+	cancelled integer := 0;
+	day date := (at AT TIME ZONE 'UTC')::date;
+BEGIN
+	PERFORM sigmax._order_path_lock();
+	SELECT * INTO a FROM sigmax.accounts x WHERE x.account_id = _check_protections.account_id FOR NO KEY UPDATE;
+	IF NOT FOUND THEN
+		RETURN NULL;
+	END IF;
+	SELECT * INTO lim FROM sigmax.limits l WHERE l.account_id = a.account_id;
+	SELECT a.cash + coalesce(sum(p.qty * coalesce(p.mark_price, p.avg_price)), 0) INTO equity
+	  FROM sigmax.positions p WHERE p.account_id = a.account_id AND p.qty <> 0;
+
+	-- A new UTC day, by the clock of the price: today's losses count from today's equity.
+	-- The rollover never lifts a pause.
+	IF day > a.sod_date THEN
+		UPDATE sigmax.accounts x SET sod_date = day, sod_equity = equity WHERE x.account_id = a.account_id;
+		PERFORM sigmax._audit_write('account:' || a.account_id, 'day.rollover',
+			jsonb_build_object('date', day, 'sod_equity', equity, 'previous_sod_equity', a.sod_equity));
+		a.sod_equity := equity;
+	END IF;
+	IF equity > a.peak_equity THEN
+		UPDATE sigmax.accounts x SET peak_equity = equity WHERE x.account_id = a.account_id;
+		a.peak_equity := equity;
+	END IF;
+	IF a.state IN ('paused', 'halted') THEN
+		RETURN NULL;
+	END IF;
+
+	daily := equity - a.sod_equity;
+	drawdown := CASE WHEN a.peak_equity > 0 THEN (a.peak_equity - equity) / a.peak_equity ELSE 0 END;
+	IF daily <= -(lim.max_daily_loss_pct * a.sod_equity) THEN
+		kind := 'daily_loss';
+		evidence := jsonb_build_object('equity', equity, 'sod_equity', a.sod_equity, 'daily_pnl', daily,
+			'max_daily_loss_pct', lim.max_daily_loss_pct, 'at', at);
+	ELSIF drawdown >= lim.max_drawdown_pct THEN
+		kind := 'drawdown';
+		evidence := jsonb_build_object('equity', equity, 'peak_equity', a.peak_equity,
+			'drawdown', round(drawdown, 6), 'max_drawdown_pct', lim.max_drawdown_pct, 'at', at);
+	ELSE
+		RETURN NULL;
+	END IF;
+
+	UPDATE sigmax.accounts x SET state = 'paused', state_reason = 'automatic: ' || kind,
+		state_changed_at = now(), state_changed_by = 'sigmax', auto_paused_at = now(), auto_pause_kind = kind
+	 WHERE x.account_id = a.account_id;
+	IF kind = 'daily_loss' THEN
+		FOR o IN SELECT x.order_id, x.symbol, x.side, x.qty, x.status FROM sigmax.orders x
+		          WHERE x.account_id = a.account_id AND x.status IN ('accepted', 'pending_approval')
+		          ORDER BY x.order_id FOR UPDATE
+		LOOP
+			UPDATE sigmax.orders x SET status = 'cancelled', reason = 'daily loss limit', updated_at = now()
+			 WHERE x.order_id = o.order_id;
+			PERFORM sigmax._audit_write('account:' || a.account_id, 'order.cancelled',
+				jsonb_build_object('order_id', o.order_id, 'symbol', o.symbol, 'side', o.side, 'qty', o.qty,
+				                   'previous_status', o.status, 'by', 'daily_loss'));
+			cancelled := cancelled + 1;
+		END LOOP;
+		evidence := evidence || jsonb_build_object('cancelled_orders', cancelled);
+	END IF;
+	PERFORM sigmax._audit_write('account:' || a.account_id, 'protection.' || kind, evidence);
+	PERFORM sigmax._raise_alert(kind, 'critical', a.account_id, evidence);
+	RETURN kind;
+END
+$$;
+
+COMMENT ON FUNCTION sigmax._check_protections(bigint, timestamptz) IS
+'Internal: day rollover, peak equity and the automatic daily-loss and drawdown pauses of one account.';
+
+CREATE VIEW sigmax.account_pnl AS
+SELECT a.account_id, a.name, a.state, a.auto_pause_kind, a.auto_paused_at,
+       a.cash + coalesce(p.value, 0) AS equity,
+       coalesce(p.realized, 0) AS realized_pnl,
+       coalesce(p.unrealized, 0) AS unrealized_pnl,
+       a.sod_date, a.sod_equity,
+       a.cash + coalesce(p.value, 0) - a.sod_equity AS daily_pnl,
+       a.peak_equity,
+       CASE WHEN a.peak_equity > 0
+            THEN (a.peak_equity - (a.cash + coalesce(p.value, 0))) / a.peak_equity ELSE 0 END AS drawdown
+  FROM sigmax.accounts a
+  LEFT JOIN LATERAL (
+	SELECT sum(x.qty * coalesce(x.mark_price, x.avg_price)) AS value,
+	       sum(x.realized_pnl) AS realized,
+	       sum(coalesce(x.unrealized_pnl, 0)) AS unrealized
+	  FROM sigmax.positions x WHERE x.account_id = a.account_id) p ON true;
+
+COMMENT ON VIEW sigmax.account_pnl IS
+'Per-account P&L: equity at the latest marks, realized and unrealized P&L, P&L since the start of the UTC day, peak equity and drawdown.';
 
 SELECT sigmax._reset_shared_state();
 
@@ -924,10 +1167,13 @@ GRANT EXECUTE ON FUNCTION
 	sigmax.set_reduce_only(bigint, boolean),
 	sigmax.kill_switch(text),
 	sigmax.record_price(text, text, numeric, numeric, numeric, timestamptz),
-	sigmax.order_counters()
+	sigmax.order_counters(),
+	sigmax.acknowledge_alert(bigint)
 	TO sigmax_admin;
 GRANT SELECT ON sigmax.orders, sigmax.fills, sigmax.positions, sigmax.account_summary,
 	sigmax.instruments, sigmax.market_prices, sigmax.limits
 	TO sigmax_trader, sigmax_admin;
-GRANT SELECT ON sigmax.accounts, sigmax.global_state, sigmax.risk_limits, sigmax.builtin_limits
+GRANT SELECT ON sigmax.accounts, sigmax.global_state, sigmax.risk_limits, sigmax.builtin_limits,
+	sigmax.alerts, sigmax.account_pnl
 	TO sigmax_admin;
+GRANT SELECT ON sigmax.account_pnl TO sigmax_trader;

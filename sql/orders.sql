@@ -106,10 +106,14 @@ SELECT * FROM sigmax.check_order(:acct, 'BTC/USDT', 'buy', 0.06);
 SELECT * FROM sigmax.check_order(:acct, 'BTC/USDT', 'buy', 0.001);
 SELECT count(*) = :orders_before AS nothing_written FROM sigmax.orders;
 
--- daily loss: today's P&L at the limit blocks new risk, not reducing orders
+-- daily loss: today's P&L at the limit blocks new risk, not reducing orders. (A price
+-- that takes an active account there pauses it automatically: sql/protections.sql.
+-- Here the account was paused by hand meanwhile and resumed.)
 SELECT sigmax.create_account('loser', 10000) AS loser \gset
 SELECT status FROM sigmax.submit_order(:loser, 'BTC/USDT', 'buy', 0.0099);
+SELECT sigmax.pause(:loser, 'manual review');
 SELECT sigmax.record_price('binance', 'BTC/USDT', 28999, 29001, 29000);
+SELECT sigmax.resume(:loser);
 SELECT round(daily_pnl, 2) AS daily_pnl FROM sigmax.account_summary WHERE account_id = :loser;
 SELECT * FROM sigmax.submit_order(:loser, 'BTC/USDT', 'buy', 0.0004);           -- DAILY_LOSS_LIMIT
 SELECT status FROM sigmax.submit_order(:loser, 'BTC/USDT', 'sell', 0.0009);     -- reduces: passes

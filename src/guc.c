@@ -5,7 +5,9 @@
 #include "postgres.h"
 
 #include "miscadmin.h"
+#include "fmgr.h"
 #include "utils/guc.h"
+#include "utils/timestamp.h"
 
 #include "sigmax.h"
 
@@ -15,6 +17,7 @@ char	   *sigmax_checkpoint_key_file = NULL;
 int			sigmax_audit_max_payload_bytes = 65536;
 bool		sigmax_ledger_restore = false;
 int			sigmax_max_rate_buckets = 10000;
+int			sigmax_auto_pause_cooldown = 30;
 
 static const struct config_enum_entry trading_mode_options[] = {
 	{"paper", SIGMAX_MODE_PAPER, false},
@@ -81,6 +84,17 @@ sigmax_define_gucs(void)
 							 0,
 							 NULL, NULL, NULL);
 
+	DefineCustomIntVariable("sigmax.auto_pause_cooldown",
+							"Time after an automatic pause during which sigmax.resume is refused.",
+							"After an automatic stop a person re-enables trading, and not at once (MiFID II RTS 6 Art. 15(3)).",
+							&sigmax_auto_pause_cooldown,
+							30,
+							0,
+							7 * 24 * 60,
+							PGC_SIGHUP,
+							GUC_UNIT_MIN,
+							NULL, NULL, NULL);
+
 	/* Sized at startup: defined only when preloading, as PostgreSQL requires. */
 	if (process_shared_preload_libraries_in_progress)
 		DefineCustomIntVariable("sigmax.max_rate_buckets",
@@ -95,4 +109,16 @@ sigmax_define_gucs(void)
 								NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("sigmax");
+}
+
+PG_FUNCTION_INFO_V1(sigmax_resume_cooldown);
+
+/* SQL: sigmax.auto_pause_cooldown as an interval. */
+Datum
+sigmax_resume_cooldown(PG_FUNCTION_ARGS)
+{
+	Interval   *result = palloc0(sizeof(Interval));
+
+	result->time = (int64) sigmax_auto_pause_cooldown * USECS_PER_MINUTE;
+	PG_RETURN_INTERVAL_P(result);
 }

@@ -29,6 +29,7 @@ PG_FUNCTION_INFO_V1(sigmax_order_path_lock);
 static SPIPlanPtr insert_plan = NULL;
 static SPIPlanPtr rollover_plan = NULL;
 static SPIPlanPtr resting_plan = NULL;
+static SPIPlanPtr protections_plan = NULL;
 static SPIPlanPtr account_of_plan = NULL;
 static SPIPlanPtr lock_account_plan = NULL;
 
@@ -124,6 +125,18 @@ finish_with_row(MemoryContext call_ctx, FunctionCallInfo fcinfo, bool has_id, in
 	MemoryContextSwitchTo(spi_ctx);
 	SPI_finish();
 	return row;
+}
+
+/* Run sigmax._check_protections for the account after a fill. */
+static void
+check_protections(int64 account_id, TimestampTz at)
+{
+	Oid			types[2] = {INT8OID, TIMESTAMPTZOID};
+	Datum		args[2] = {Int64GetDatum(account_id), TimestampTzGetDatum(at)};
+
+	kept(&protections_plan, "SELECT sigmax._check_protections($1, $2)", 2, types);
+	if (SPI_execute_plan(protections_plan, args, NULL, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "sigmax: checking the protections failed");
 }
 
 /* The fee of a fill: notional times fee_bps / 10000. */
@@ -248,6 +261,10 @@ order_entry(FunctionCallInfo fcinfo, bool dry_run)
 				 : v.pending_approval ? "order.pending_approval"
 				 : fill_now ? "order.filled" : "order.accepted",
 				 order_id, &req, status, &v, fill_now ? v.exec_price : NULL, fee);
+
+	/* Every fill re-evaluates the automatic protections (docs/protections.md). */
+	if (fill_now)
+		check_protections(req.account_id, ctx.now);
 
 	return finish_with_row(call_ctx, fcinfo, true, order_id, status,
 						   v.reason == REASON_NONE ? NULL : sigmax_reason_codes[v.reason], v.reason_text);

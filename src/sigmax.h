@@ -26,6 +26,7 @@ extern char *sigmax_checkpoint_key_file;
 extern int	sigmax_audit_max_payload_bytes;
 extern bool sigmax_ledger_restore;
 extern int	sigmax_max_rate_buckets;
+extern int	sigmax_auto_pause_cooldown;
 extern void sigmax_define_gucs(void);
 
 /* sigmax.c */
