@@ -58,7 +58,23 @@ SELECT * FROM sigmax.submit_order(:acct, 'BTC/USDT', 'buy', 0.01);
 SELECT sigmax.resume();
 
 \echo
-\echo '== 7. The ledger: every decision, hash-chained per account'
+\echo '== 7. Automatic protections: a price drop takes an account to its daily loss limit, and it pauses itself'
+SELECT sigmax.create_account('risky desk', 10000) AS risky \gset
+SELECT status FROM sigmax.submit_order(:risky, 'BTC/USDT', 'buy', 0.0065);
+\echo '-- a simulated 45% drop in the recorded price'
+SELECT sigmax.record_price('binance', 'BTC/USDT', 40000, 40010, 40005) AS resting_fills;
+SELECT name, state, auto_pause_kind, round(equity, 2) AS equity, round(daily_pnl, 2) AS daily_pnl,
+       round(drawdown, 4) AS drawdown
+  FROM sigmax.account_pnl ORDER BY account_id;
+SELECT severity, kind, repeat_count, detail->>'daily_pnl' AS daily_pnl FROM sigmax.alerts;
+SELECT * FROM sigmax.submit_order(:risky, 'BTC/USDT', 'buy', 0.001);
+\echo '-- only a person resumes it, and not within the 30-minute cool-down'
+\set ON_ERROR_STOP 0
+SELECT sigmax.resume(:risky);
+\set ON_ERROR_STOP 1
+
+\echo
+\echo '== 8. The ledger: every decision, hash-chained per account'
 SELECT seq, action, payload->>'status' AS status, payload->>'reason_code' AS reason_code,
        left(encode(hash, 'hex'), 16) || '...' AS hash
   FROM sigmax.audit_log WHERE stream = 'account:' || :acct ORDER BY seq;
@@ -71,7 +87,7 @@ SELECT p->'entry'->>'action' AS action, p->'tree_size' AS tree_size,
   FROM sigmax.audit_proof('account:' || :acct, 2) p;
 
 \echo
-\echo '== 8. Tampering: a superuser rewrites an order verdict with triggers off; verification names it'
+\echo '== 9. Tampering: a superuser rewrites an order verdict with triggers off; verification names it'
 BEGIN;
 SET LOCAL session_replication_role = replica;
 UPDATE sigmax.audit_log SET payload = payload || '{"status": "filled"}'
