@@ -250,7 +250,8 @@ CREATE TABLE sigmax.instruments (
 	min_qty      numeric NOT NULL DEFAULT 0 CHECK (min_qty >= 0),
 	max_qty      numeric CHECK (max_qty > 0),
 	min_notional numeric NOT NULL DEFAULT 0 CHECK (min_notional >= 0),
-	enabled      boolean NOT NULL DEFAULT true
+	enabled      boolean NOT NULL DEFAULT true,
+	stop_loss_pct numeric CHECK (stop_loss_pct > 0 AND stop_loss_pct < 1)
 );
 
 COMMENT ON TABLE sigmax.instruments IS
@@ -271,6 +272,8 @@ CREATE TABLE sigmax.risk_limits (
 	slippage_bps        numeric CHECK (slippage_bps >= 0 AND slippage_bps < 10000),
 	fee_bps             numeric CHECK (fee_bps >= 0 AND fee_bps < 10000),
 	max_drawdown_pct    numeric CHECK (max_drawdown_pct > 0 AND max_drawdown_pct <= 1),
+	stop_loss_pct       numeric CHECK (stop_loss_pct > 0 AND stop_loss_pct < 1),
+	stop_trailing       integer CHECK (stop_trailing IN (0, 1)),
 	updated_at          timestamptz NOT NULL DEFAULT now(),
 	updated_by          text
 );
@@ -293,7 +296,9 @@ SELECT NULL::numeric AS max_order_qty,
        NULL::numeric AS approval_notional,
        5::numeric AS slippage_bps,
        10::numeric AS fee_bps,
-       0.10::numeric AS max_drawdown_pct;
+       0.10::numeric AS max_drawdown_pct,
+       0.015::numeric AS stop_loss_pct,
+       0 AS stop_trailing;
 
 COMMENT ON VIEW sigmax.builtin_limits IS 'Built-in risk limit defaults (SIGMAX guidance), used where no override is set.';
 
@@ -312,7 +317,9 @@ SELECT a.account_id,
        coalesce(o.approval_notional, d.approval_notional, b.approval_notional) AS approval_notional,
        coalesce(o.slippage_bps, d.slippage_bps, b.slippage_bps) AS slippage_bps,
        coalesce(o.fee_bps, d.fee_bps, b.fee_bps) AS fee_bps,
-       coalesce(o.max_drawdown_pct, d.max_drawdown_pct, b.max_drawdown_pct) AS max_drawdown_pct
+       coalesce(o.max_drawdown_pct, d.max_drawdown_pct, b.max_drawdown_pct) AS max_drawdown_pct,
+       coalesce(o.stop_loss_pct, d.stop_loss_pct, b.stop_loss_pct) AS stop_loss_pct,
+       coalesce(o.stop_trailing, d.stop_trailing, b.stop_trailing) AS stop_trailing
   FROM sigmax.accounts a
   CROSS JOIN sigmax.builtin_limits b
   LEFT JOIN sigmax.risk_limits d ON d.account_id IS NULL
@@ -558,7 +565,8 @@ COMMENT ON FUNCTION sigmax.create_account(text, numeric, text) IS
 
 CREATE FUNCTION sigmax.add_instrument(symbol text, exchange text, tick_size numeric DEFAULT 0.01,
 	lot_size numeric DEFAULT 0.00001, min_qty numeric DEFAULT 0, max_qty numeric DEFAULT NULL,
-	min_notional numeric DEFAULT 0, venue_symbol text DEFAULT NULL, enabled boolean DEFAULT true)
+	min_notional numeric DEFAULT 0, venue_symbol text DEFAULT NULL, enabled boolean DEFAULT true,
+	stop_loss_pct numeric DEFAULT NULL)
 RETURNS void
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -573,24 +581,26 @@ BEGIN
 	END IF;
 	IF tick_size IS NULL OR tick_size = 'NaN' OR tick_size <= 0 OR lot_size IS NULL OR lot_size = 'NaN' OR lot_size <= 0
 	   OR min_qty IS NULL OR min_qty = 'NaN' OR min_qty < 0 OR max_qty = 'NaN' OR max_qty <= 0
-	   OR min_notional IS NULL OR min_notional = 'NaN' OR min_notional < 0 OR enabled IS NULL THEN
+	   OR min_notional IS NULL OR min_notional = 'NaN' OR min_notional < 0 OR enabled IS NULL
+	   OR stop_loss_pct = 'NaN' OR stop_loss_pct <= 0 OR stop_loss_pct >= 1 THEN
 		RAISE EXCEPTION 'tick_size and lot_size must be positive, min_qty and min_notional not negative'
 			USING ERRCODE = '22023';
 	END IF;
-	INSERT INTO sigmax.instruments AS i (symbol, exchange, venue_symbol, tick_size, lot_size, min_qty, max_qty, min_notional, enabled)
-	VALUES (symbol, exchange, venue_symbol, tick_size, lot_size, min_qty, max_qty, min_notional, enabled)
+	INSERT INTO sigmax.instruments AS i (symbol, exchange, venue_symbol, tick_size, lot_size, min_qty, max_qty, min_notional, enabled, stop_loss_pct)
+	VALUES (symbol, exchange, venue_symbol, tick_size, lot_size, min_qty, max_qty, min_notional, enabled, stop_loss_pct)
 	ON CONFLICT ON CONSTRAINT instruments_pkey DO UPDATE
 	SET exchange = EXCLUDED.exchange, venue_symbol = EXCLUDED.venue_symbol, tick_size = EXCLUDED.tick_size,
 	    lot_size = EXCLUDED.lot_size, min_qty = EXCLUDED.min_qty, max_qty = EXCLUDED.max_qty,
-	    min_notional = EXCLUDED.min_notional, enabled = EXCLUDED.enabled;
+	    min_notional = EXCLUDED.min_notional, enabled = EXCLUDED.enabled, stop_loss_pct = EXCLUDED.stop_loss_pct;
 	PERFORM sigmax._audit_write('system', 'instrument.set',
 		jsonb_build_object('symbol', symbol, 'exchange', exchange, 'venue_symbol', venue_symbol,
 		                   'tick_size', tick_size, 'lot_size', lot_size, 'min_qty', min_qty,
-		                   'max_qty', max_qty, 'min_notional', min_notional, 'enabled', enabled));
+		                   'max_qty', max_qty, 'min_notional', min_notional, 'enabled', enabled,
+		                   'stop_loss_pct', stop_loss_pct));
 END
 $$;
 
-COMMENT ON FUNCTION sigmax.add_instrument(text, text, numeric, numeric, numeric, numeric, numeric, text, boolean) IS
+COMMENT ON FUNCTION sigmax.add_instrument(text, text, numeric, numeric, numeric, numeric, numeric, text, boolean, numeric) IS
 'Add or change a tradable instrument: the venue whose prices judge it and its lot, tick and notional rules.';
 
 CREATE FUNCTION sigmax.set_limits(account_id bigint, limits jsonb)
@@ -604,7 +614,7 @@ DECLARE
 	known text[] := ARRAY['max_order_qty', 'max_order_notional', 'max_position_pct', 'max_exposure_pct',
 	                      'max_open_orders', 'max_daily_loss_pct', 'price_collar_pct', 'stale_price_ms',
 	                      'orders_per_minute', 'approval_notional', 'slippage_bps', 'fee_bps',
-	                      'max_drawdown_pct'];
+	                      'max_drawdown_pct', 'stop_loss_pct', 'stop_trailing'];
 	before jsonb;
 BEGIN
 	IF limits IS NULL OR jsonb_typeof(limits) <> 'object' THEN
@@ -622,9 +632,11 @@ BEGIN
 		IF jsonb_typeof(v) NOT IN ('number', 'null') THEN
 			RAISE EXCEPTION 'limit "%" must be a number or null', k USING ERRCODE = '22023';
 		END IF;
-		IF jsonb_typeof(v) = 'number' AND ((v::numeric <= 0 AND k NOT IN ('max_open_orders', 'slippage_bps', 'fee_bps'))
+		IF jsonb_typeof(v) = 'number' AND ((v::numeric <= 0 AND k NOT IN ('max_open_orders', 'slippage_bps', 'fee_bps', 'stop_trailing'))
 		   OR v::numeric < 0
 		   OR (k IN ('max_open_orders', 'stale_price_ms', 'orders_per_minute') AND (v::numeric <> trunc(v::numeric) OR v::numeric > 2147483647))
+		   OR (k = 'stop_loss_pct' AND v::numeric >= 1)
+		   OR (k = 'stop_trailing' AND v::numeric NOT IN (0, 1))
 		   OR (k IN ('max_daily_loss_pct', 'max_drawdown_pct') AND v::numeric > 1)
 		   OR (k IN ('slippage_bps', 'fee_bps') AND v::numeric >= 10000)) THEN
 			RAISE EXCEPTION 'limit "%" is out of range', k USING ERRCODE = '22023';
@@ -651,6 +663,8 @@ BEGIN
 		slippage_bps = CASE WHEN limits ? 'slippage_bps' THEN (limits->>'slippage_bps')::numeric ELSE r.slippage_bps END,
 		fee_bps = CASE WHEN limits ? 'fee_bps' THEN (limits->>'fee_bps')::numeric ELSE r.fee_bps END,
 		max_drawdown_pct = CASE WHEN limits ? 'max_drawdown_pct' THEN (limits->>'max_drawdown_pct')::numeric ELSE r.max_drawdown_pct END,
+		stop_loss_pct = CASE WHEN limits ? 'stop_loss_pct' THEN (limits->>'stop_loss_pct')::numeric ELSE r.stop_loss_pct END,
+		stop_trailing = CASE WHEN limits ? 'stop_trailing' THEN (limits->>'stop_trailing')::integer ELSE r.stop_trailing END,
 		updated_at = now(), updated_by = session_user
 	WHERE r.account_id IS NOT DISTINCT FROM set_limits.account_id;
 	PERFORM sigmax._limits_changed();
@@ -891,6 +905,8 @@ BEGIN
 		   SET mark_price = record_price.last, unrealized_pnl = p.qty * (record_price.last - p.avg_price),
 		       marked_at = record_price.at
 		 WHERE p.account_id = o.account_id AND p.symbol = record_price.symbol AND p.qty <> 0;
+		PERFORM sigmax._run_stops(o.account_id, record_price.symbol, record_price.bid, record_price.ask,
+			record_price.last, record_price.at);
 		PERFORM sigmax._check_protections(o.account_id, record_price.at);
 	END LOOP;
 	RETURN n;
@@ -1102,6 +1118,155 @@ $$;
 COMMENT ON FUNCTION sigmax._check_protections(bigint, timestamptz) IS
 'Internal: day rollover, peak equity and the automatic daily-loss and drawdown pauses of one account.';
 
+/* Stop-losses: a protective stop on every opening fill, closed through the order path. */
+CREATE SEQUENCE sigmax.stops_id_seq;
+
+CREATE TABLE sigmax.stops (
+	stop_id        bigint      PRIMARY KEY DEFAULT nextval('sigmax.stops_id_seq'),
+	account_id     bigint      NOT NULL REFERENCES sigmax.accounts,
+	symbol         text        NOT NULL,
+	direction      text        NOT NULL CHECK (direction IN ('long', 'short')),
+	entry_price    numeric     NOT NULL,
+	stop_price     numeric     NOT NULL,
+	trail_pct      numeric,
+	best_price     numeric     NOT NULL,
+	status         text        NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'triggered', 'cancelled')),
+	created_at     timestamptz NOT NULL DEFAULT now(),
+	closed_at      timestamptz,
+	trigger_price  numeric,
+	close_order_id bigint
+);
+CREATE UNIQUE INDEX stops_one_active ON sigmax.stops (account_id, symbol) WHERE status = 'active';
+
+COMMENT ON TABLE sigmax.stops IS
+'Protective stops: one active per account and symbol, at entry minus (long) or plus (short) stop_loss_pct; trailing ones follow the best price.';
+
+SELECT pg_catalog.pg_extension_config_dump('sigmax.stops_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('sigmax.stops', '');
+
+CREATE FUNCTION sigmax._submit_system_order(account_id bigint, symbol text, side text, qty numeric,
+	order_type text DEFAULT 'market', limit_price numeric DEFAULT NULL, client_order_id text DEFAULT NULL)
+RETURNS TABLE (order_id bigint, status text, reason_code text, reason text)
+LANGUAGE c VOLATILE
+AS 'MODULE_PATHNAME', 'sigmax_submit_system_order';
+
+COMMENT ON FUNCTION sigmax._submit_system_order(bigint, text, text, numeric, text, numeric, text) IS
+'Internal: the order path for sigmax''s own closing orders (stop-losses).';
+
+/* After each fill: an opening or adding fill sets the position's stop; a closed position drops it. */
+CREATE FUNCTION sigmax._maintain_stop()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	pos sigmax.positions;
+	pct numeric;
+	is_trailing boolean;
+	dir text;
+	id bigint;
+	price numeric;
+BEGIN
+	SELECT * INTO pos FROM sigmax.positions p WHERE p.account_id = NEW.account_id AND p.symbol = NEW.symbol;
+	IF NOT FOUND OR pos.qty = 0 THEN
+		UPDATE sigmax.stops s SET status = 'cancelled', closed_at = now()
+		 WHERE s.account_id = NEW.account_id AND s.symbol = NEW.symbol AND s.status = 'active';
+		RETURN NULL;
+	END IF;
+	dir := CASE WHEN pos.qty > 0 THEN 'long' ELSE 'short' END;
+	IF (dir = 'long') <> (NEW.side = 'buy') THEN
+		RETURN NULL;   -- a reducing fill keeps the stop
+	END IF;
+	SELECT coalesce(i.stop_loss_pct, l.stop_loss_pct), l.stop_trailing = 1 INTO pct, is_trailing
+	  FROM sigmax.limits l, sigmax.instruments i WHERE l.account_id = NEW.account_id AND i.symbol = NEW.symbol;
+	price := CASE WHEN dir = 'long' THEN pos.avg_price * (1 - pct) ELSE pos.avg_price * (1 + pct) END;
+	-- A flip cancels the stop of the other side.
+	UPDATE sigmax.stops s SET status = 'cancelled', closed_at = now()
+	 WHERE s.account_id = NEW.account_id AND s.symbol = NEW.symbol AND s.status = 'active' AND s.direction <> dir;
+	INSERT INTO sigmax.stops AS s (account_id, symbol, direction, entry_price, stop_price, trail_pct, best_price)
+	VALUES (NEW.account_id, NEW.symbol, dir, pos.avg_price, round(price, 12),
+	        CASE WHEN is_trailing THEN pct END, pos.avg_price)
+	ON CONFLICT (account_id, symbol) WHERE status = 'active' DO UPDATE
+	   SET entry_price = EXCLUDED.entry_price, stop_price = EXCLUDED.stop_price, trail_pct = EXCLUDED.trail_pct,
+	       best_price = EXCLUDED.best_price
+	RETURNING s.stop_id INTO id;
+	PERFORM sigmax._audit_write('account:' || NEW.account_id, 'stop.set',
+		jsonb_build_object('stop_id', id, 'symbol', NEW.symbol, 'direction', dir, 'entry_price', pos.avg_price,
+		                   'stop_price', round(price, 12), 'trailing', is_trailing, 'fill_id', NEW.fill_id));
+	RETURN NULL;
+END
+$$;
+
+COMMENT ON FUNCTION sigmax._maintain_stop() IS 'Trigger: set, move or drop the protective stop of a position after a fill.';
+
+CREATE TRIGGER fills_maintain_stop AFTER INSERT ON sigmax.fills
+	FOR EACH ROW EXECUTE FUNCTION sigmax._maintain_stop();
+
+/*
+ * Evaluate the stops of one account in a symbol at a recorded price (the
+ * caller holds the account lock): trailing stops follow the best price; a
+ * stop the price reaches closes the position with a reduce-only market order
+ * through the order path, which fills at the market, the gapped price when
+ * the price jumped through the stop. The stop row is locked and checked
+ * active, and the close order's client_order_id is the stop's, so a
+ * position is closed once whoever records prices at the same time.
+ */
+CREATE FUNCTION sigmax._run_stops(account_id bigint, symbol text, bid numeric, ask numeric, last numeric, at timestamptz)
+RETURNS integer
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	st sigmax.stops;
+	qty numeric;
+	hit numeric;
+	r record;
+	n integer := 0;
+BEGIN
+	FOR st IN SELECT * FROM sigmax.stops s
+	           WHERE s.account_id = _run_stops.account_id AND s.symbol = _run_stops.symbol AND s.status = 'active'
+	           FOR UPDATE
+	LOOP
+		IF st.trail_pct IS NOT NULL THEN
+			IF st.direction = 'long' AND last > st.best_price THEN
+				st.best_price := last;
+				st.stop_price := greatest(st.stop_price, round(last * (1 - st.trail_pct), 12));
+			ELSIF st.direction = 'short' AND last < st.best_price THEN
+				st.best_price := last;
+				st.stop_price := least(st.stop_price, round(last * (1 + st.trail_pct), 12));
+			END IF;
+			UPDATE sigmax.stops s SET best_price = st.best_price, stop_price = st.stop_price WHERE s.stop_id = st.stop_id;
+		END IF;
+		hit := CASE WHEN st.direction = 'long' THEN coalesce(bid, last) ELSE coalesce(ask, last) END;
+		IF (st.direction = 'long' AND hit > st.stop_price) OR (st.direction = 'short' AND hit < st.stop_price) THEN
+			CONTINUE;
+		END IF;
+		SELECT abs(p.qty) INTO qty FROM sigmax.positions p
+		 WHERE p.account_id = st.account_id AND p.symbol = st.symbol;
+		UPDATE sigmax.stops s SET status = 'triggered', closed_at = now(), trigger_price = hit WHERE s.stop_id = st.stop_id;
+		IF coalesce(qty, 0) = 0 THEN
+			CONTINUE;
+		END IF;
+		SELECT * INTO r FROM sigmax._submit_system_order(st.account_id, st.symbol,
+			CASE WHEN st.direction = 'long' THEN 'sell' ELSE 'buy' END, qty, 'market', NULL, 'stop-' || st.stop_id);
+		UPDATE sigmax.stops s SET close_order_id = r.order_id WHERE s.stop_id = st.stop_id;
+		PERFORM sigmax._audit_write('account:' || st.account_id, 'stop.triggered',
+			jsonb_build_object('stop_id', st.stop_id, 'symbol', st.symbol, 'direction', st.direction,
+			                   'entry_price', st.entry_price, 'stop_price', st.stop_price, 'trigger_price', hit,
+			                   'last', last, 'at', at, 'close_order_id', r.order_id, 'close_status', r.status,
+			                   'close_reason_code', r.reason_code));
+		PERFORM sigmax._raise_alert('stop_loss', 'warning', st.account_id,
+			jsonb_build_object('stop_id', st.stop_id, 'symbol', st.symbol, 'stop_price', st.stop_price,
+			                   'trigger_price', hit, 'close_status', r.status));
+		n := n + 1;
+	END LOOP;
+	RETURN n;
+END
+$$;
+
+COMMENT ON FUNCTION sigmax._run_stops(bigint, text, numeric, numeric, numeric, timestamptz) IS
+'Internal: move trailing stops and close the positions whose stop a price reached.';
+
 CREATE VIEW sigmax.account_pnl AS
 SELECT a.account_id, a.name, a.state, a.auto_pause_kind, a.auto_paused_at,
        a.cash + coalesce(p.value, 0) AS equity,
@@ -1160,7 +1325,7 @@ GRANT EXECUTE ON FUNCTION
 	TO sigmax_trader, sigmax_admin;
 GRANT EXECUTE ON FUNCTION
 	sigmax.create_account(text, numeric, text),
-	sigmax.add_instrument(text, text, numeric, numeric, numeric, numeric, numeric, text, boolean),
+	sigmax.add_instrument(text, text, numeric, numeric, numeric, numeric, numeric, text, boolean, numeric),
 	sigmax.set_limits(bigint, jsonb),
 	sigmax.pause(bigint, text),
 	sigmax.resume(bigint),
@@ -1174,6 +1339,6 @@ GRANT SELECT ON sigmax.orders, sigmax.fills, sigmax.positions, sigmax.account_su
 	sigmax.instruments, sigmax.market_prices, sigmax.limits
 	TO sigmax_trader, sigmax_admin;
 GRANT SELECT ON sigmax.accounts, sigmax.global_state, sigmax.risk_limits, sigmax.builtin_limits,
-	sigmax.alerts, sigmax.account_pnl
+	sigmax.alerts, sigmax.account_pnl, sigmax.stops
 	TO sigmax_admin;
-GRANT SELECT ON sigmax.account_pnl TO sigmax_trader;
+GRANT SELECT ON sigmax.account_pnl, sigmax.stops TO sigmax_trader;

@@ -1,5 +1,7 @@
 -- orders: every check in order, with its reason code; paper fills; states; the ledger.
 CREATE EXTENSION sigmax;
+-- stop-losses are exercised in sql/protections.sql; here they stay out of the way
+SELECT sigmax.set_limits(NULL, '{"stop_loss_pct": 0.99}');
 SELECT sigmax.create_account('desk', 100000) AS acct \gset
 SELECT sigmax.add_instrument('BTC/USDT', 'binance', tick_size => 0.01, lot_size => 0.0001, min_notional => 10);
 SELECT sigmax.add_instrument('ETH/USDT', 'binance', tick_size => 0.01, lot_size => 0.001, min_notional => 10);

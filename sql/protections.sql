@@ -2,7 +2,8 @@
 -- the cool-down before a person resumes, the day rollover, alerts.
 CREATE EXTENSION sigmax;
 SELECT sigmax.add_instrument('BTC/USDT', 'binance', tick_size => 0.01, lot_size => 0.0001);
-SELECT sigmax.set_limits(NULL, '{"slippage_bps": 0, "fee_bps": 0}');
+-- no slippage or fee, and stops out of the way until the stop-loss section
+SELECT sigmax.set_limits(NULL, '{"slippage_bps": 0, "fee_bps": 0, "stop_loss_pct": 0.99}');
 SELECT sigmax.record_price('binance', 'BTC/USDT', 50000, 50000, 50000);
 
 -- every recorded price marks the open positions in its symbol
@@ -55,6 +56,48 @@ SELECT sigmax.record_price('binance', 'BTC/USDT', 28000, 28000, 28000);   -- 2.9
 SELECT sigmax.trading_state(:peak);
 SELECT sigmax.record_price('binance', 'BTC/USDT', 27900, 27900, 27900);   -- 3.05% below it: paused
 SELECT sigmax.trading_state(:peak), auto_pause_kind, round(drawdown, 4) AS drawdown FROM sigmax.account_pnl WHERE account_id = :peak;
+
+-- stop-loss: an opening fill gets a stop 1.5% from entry; a price that reaches it closes the
+-- position once, through the order path, at the market (the gapped price when it jumps)
+SELECT sigmax.record_price('binance', 'BTC/USDT', 50000, 50000, 50000);
+SELECT sigmax.create_account('stopper', 100000) AS stopper \gset
+SELECT sigmax.set_limits(:stopper, '{"stop_loss_pct": 0.015}');
+SELECT status FROM sigmax.submit_order(:stopper, 'BTC/USDT', 'buy', 0.01);
+SELECT direction, entry_price, stop_price, status FROM sigmax.stops WHERE account_id = :stopper;
+SELECT sigmax.record_price('binance', 'BTC/USDT', 49300, 49300, 49300);   -- above the stop: nothing
+SELECT status FROM sigmax.stops WHERE account_id = :stopper;
+SELECT sigmax.record_price('binance', 'BTC/USDT', 49250, 49250, 49250);   -- at the stop
+SELECT status, trigger_price, close_order_id IS NOT NULL AS closed_by_order FROM sigmax.stops WHERE account_id = :stopper;
+SELECT side, qty, status, reduce_only, client_order_id, avg_fill_price FROM sigmax.orders
+ WHERE account_id = :stopper ORDER BY order_id;
+SELECT qty FROM sigmax.positions WHERE account_id = :stopper;
+SELECT payload->>'stop_price' AS stop_price, payload->>'trigger_price' AS trigger_price,
+       payload->>'close_status' AS close_status
+  FROM sigmax.audit_log WHERE stream = 'account:' || :stopper AND action = 'stop.triggered';
+SELECT sigmax.record_price('binance', 'BTC/USDT', 49000, 49000, 49000);   -- again: closed once
+SELECT count(*) AS close_orders FROM sigmax.orders WHERE account_id = :stopper AND client_order_id LIKE 'stop-%';
+
+-- a short's stop is above entry; a price gapping through it closes at the gapped price
+SELECT sigmax.record_price('binance', 'BTC/USDT', 50000, 50000, 50000);
+SELECT sigmax.create_account('gapper', 100000) AS gapper \gset
+SELECT sigmax.set_limits(:gapper, '{"stop_loss_pct": 0.015}');
+SELECT status FROM sigmax.submit_order(:gapper, 'BTC/USDT', 'sell', 0.01);
+SELECT direction, stop_price FROM sigmax.stops WHERE account_id = :gapper;
+SELECT sigmax.record_price('binance', 'BTC/USDT', 51990, 52000, 51995);   -- gaps from 50000 through 50750
+SELECT side, status, avg_fill_price FROM sigmax.orders WHERE account_id = :gapper AND client_order_id LIKE 'stop-%';
+
+-- a trailing stop follows the best price
+SELECT sigmax.record_price('binance', 'BTC/USDT', 50000, 50000, 50000);
+SELECT sigmax.create_account('trailer', 100000) AS trailer \gset
+SELECT sigmax.set_limits(:trailer, '{"stop_loss_pct": 0.015, "stop_trailing": 1}');
+SELECT status FROM sigmax.submit_order(:trailer, 'BTC/USDT', 'buy', 0.01);
+SELECT sigmax.record_price('binance', 'BTC/USDT', 52000, 52000, 52000);
+SELECT best_price, stop_price, status FROM sigmax.stops WHERE account_id = :trailer;
+SELECT sigmax.record_price('binance', 'BTC/USDT', 51300, 51300, 51300);
+SELECT status FROM sigmax.stops WHERE account_id = :trailer;
+SELECT sigmax.record_price('binance', 'BTC/USDT', 51220, 51220, 51220);
+SELECT status, trigger_price FROM sigmax.stops WHERE account_id = :trailer;
+SELECT kind, count(*) FROM sigmax.alerts WHERE kind = 'stop_loss' GROUP BY kind;
 
 -- alerts: one per kind and account per minute, repeats counted; acknowledged by a person
 SELECT sigmax._raise_alert('rate_limit', 'warning', :peak, '{"n": 1}') = sigmax._raise_alert('rate_limit', 'warning', :peak, '{"n": 2}') AS deduplicated;

@@ -19,6 +19,7 @@ typedef struct OrderRequest
 	Numeric		qty;
 	Numeric		limit_price;	/* NULL for market orders */
 	char	   *client_order_id;	/* NULL when not given */
+	bool		system_close;	/* sigmax closing a position (a stop-loss) */
 } OrderRequest;
 
 typedef struct OrderContext

@@ -585,7 +585,13 @@ order_decide(const OrderRequest *req, const OrderContext *ctx, bool dry_run, Ver
 			   num_text(v->notional), num_text(ctx->min_notional));
 		return;
 	}
-	if (!sigmax_rate_take(req->account_id, lim->orders_per_minute, dry_run))
+	/* A system close must reduce; then only the checks that protect reducing apply. */
+	if (req->system_close && !v->reducing)
+	{
+		reject(v, REASON_REDUCE_ONLY, "a closing order from sigmax must reduce the position");
+		return;
+	}
+	if (!req->system_close && !sigmax_rate_take(req->account_id, lim->orders_per_minute, dry_run))
 	{
 		reject(v, REASON_RATE_LIMIT, "more than %d orders a minute for this account",
 			   lim->orders_per_minute);
@@ -625,7 +631,7 @@ order_decide(const OrderRequest *req, const OrderContext *ctx, bool dry_run, Ver
 			return;
 		}
 	}
-	if (ctx->has_price)
+	if (ctx->has_price && !req->system_close)
 	{
 		Numeric		probe = req->market ? v->exec_price : req->limit_price;
 		Numeric		dev = num_div(num_abs(num_sub(probe, ctx->last)), ctx->last);
@@ -637,13 +643,14 @@ order_decide(const OrderRequest *req, const OrderContext *ctx, bool dry_run, Ver
 			return;
 		}
 	}
-	if (lim->max_order_qty && num_cmp(req->qty, lim->max_order_qty) > 0)
+	if (lim->max_order_qty && !req->system_close && num_cmp(req->qty, lim->max_order_qty) > 0)
 	{
 		reject(v, REASON_MAX_ORDER_QTY, "qty %s is above the limit %s",
 			   num_text(req->qty), num_text(lim->max_order_qty));
 		return;
 	}
-	if (lim->max_order_notional && v->notional && num_cmp(v->notional, lim->max_order_notional) > 0)
+	if (lim->max_order_notional && !req->system_close && v->notional &&
+		num_cmp(v->notional, lim->max_order_notional) > 0)
 	{
 		reject(v, REASON_MAX_ORDER_NOTIONAL, "notional %s is above the limit %s",
 			   num_text(v->notional), num_text(lim->max_order_notional));
@@ -677,7 +684,7 @@ order_decide(const OrderRequest *req, const OrderContext *ctx, bool dry_run, Ver
 			return;
 		}
 	}
-	if (ctx->open_orders >= lim->max_open_orders)
+	if (!req->system_close && ctx->open_orders >= lim->max_open_orders)
 	{
 		reject(v, REASON_OPEN_ORDERS_LIMIT, "the account has " INT64_FORMAT " working orders; the limit is %d",
 			   ctx->open_orders, lim->max_open_orders);
@@ -707,7 +714,8 @@ order_decide(const OrderRequest *req, const OrderContext *ctx, bool dry_run, Ver
 			return;
 		}
 	}
-	if (lim->approval_notional && v->notional && num_cmp(v->notional, lim->approval_notional) >= 0)
+	if (lim->approval_notional && !req->system_close && v->notional &&
+		num_cmp(v->notional, lim->approval_notional) >= 0)
 	{
 		v->pending_approval = true;
 		v->reason_text = psprintf("notional %s is at or above the approval threshold %s",

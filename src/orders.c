@@ -25,6 +25,7 @@ PG_FUNCTION_INFO_V1(sigmax_check_order);
 PG_FUNCTION_INFO_V1(sigmax_fill_order);
 PG_FUNCTION_INFO_V1(sigmax_internal_audit_write);
 PG_FUNCTION_INFO_V1(sigmax_order_path_lock);
+PG_FUNCTION_INFO_V1(sigmax_submit_system_order);
 
 static SPIPlanPtr insert_plan = NULL;
 static SPIPlanPtr rollover_plan = NULL;
@@ -151,7 +152,7 @@ fill_fee(const AccountLimits *lim, Numeric qty, Numeric price)
  * without locking, takes no rate token and writes nothing.
  */
 static Datum
-order_entry(FunctionCallInfo fcinfo, bool dry_run)
+order_entry(FunctionCallInfo fcinfo, bool dry_run, bool system_close)
 {
 	MemoryContext call_ctx = CurrentMemoryContext;
 	OrderRequest req;
@@ -163,6 +164,7 @@ order_entry(FunctionCallInfo fcinfo, bool dry_run)
 	Numeric		fee = NULL;
 
 	order_request_from_args(fcinfo, &req);
+	req.system_close = system_close;
 	sigmax_require_preload(dry_run ? "sigmax.check_order" : "sigmax.submit_order");
 
 	if (SPI_connect() != SPI_OK_CONNECT)
@@ -274,14 +276,25 @@ order_entry(FunctionCallInfo fcinfo, bool dry_run)
 Datum
 sigmax_submit_order(PG_FUNCTION_ARGS)
 {
-	return order_entry(fcinfo, false);
+	return order_entry(fcinfo, false, false);
 }
 
 /* sigmax.check_order(...): the same verdict, nothing written, no rate token taken. */
 Datum
 sigmax_check_order(PG_FUNCTION_ARGS)
 {
-	return order_entry(fcinfo, true);
+	return order_entry(fcinfo, true, false);
+}
+
+/*
+ * sigmax._submit_system_order(...): the order path for sigmax's own closing
+ * orders (stop-losses). The order must reduce a position; checks that would
+ * block reducing risk (rate, collar, order size, open orders) do not apply.
+ */
+Datum
+sigmax_submit_system_order(PG_FUNCTION_ARGS)
+{
+	return order_entry(fcinfo, false, true);
 }
 
 /*

@@ -49,6 +49,8 @@ SELECT sigmax.set_limits(1, '{"max_order_qty": null, "orders_per_minute": null, 
 
 SELECT sigmax.record_price('binance', 'BTC/USDT', 48999, 49000, 49000);
 
+SELECT 'stops triggered: ' || count(*) FROM sigmax.stops WHERE status = 'triggered';
+
 SELECT sigmax.pause(1, 'valgrind');
 
 SELECT * FROM sigmax.submit_order(1, 'BTC/USDT', 'buy', 0.01);

@@ -1,0 +1,47 @@
+# 8 sessions record prices through a stop at once: the position is closed
+# exactly once, by one reduce-only order, and the ledger verifies.
+use strict;
+use warnings;
+
+use FindBin;
+use lib "$FindBin::Bin/..";
+use PostgreSQL::Test::Utils;
+use Test::More;
+use SigmaxTest;
+
+my $node = sigmax_node('stops', conf => "max_connections = 40\n");
+$node->safe_psql('sigmax', q{
+	SELECT sigmax.add_instrument('BTC/USDT', 'binance', tick_size => 0.01, lot_size => 0.0001);
+	SELECT sigmax.set_limits(NULL, '{"slippage_bps": 0, "fee_bps": 0}');
+	SELECT sigmax.record_price('binance', 'BTC/USDT', 50000, 50000, 50000);
+	SELECT sigmax.create_account('a' || n, 100000) FROM generate_series(1, 4) n;
+	SELECT sigmax.submit_order(n, 'BTC/USDT', 'buy', 0.01) FROM generate_series(1, 4) n;
+});
+is($node->safe_psql('sigmax', q{SELECT count(*) FROM sigmax.stops WHERE status = 'active'}), '4',
+	'four positions, four stops at 49250');
+
+# Every session records the same falling prices through the stop.
+$node->pgbench(
+	'-n -c 8 -j 2 -t 10',
+	0,
+	[qr/processed: 80\/80/],
+	[qr/^$/],
+	'8 sessions record prices through the stops at once',
+	{ '001_drop' => q{
+\set p random(48000, 49240)
+SELECT sigmax.record_price('binance', 'BTC/USDT', :p, :p, :p);
+} },
+	'sigmax');
+
+is($node->safe_psql('sigmax', q{SELECT count(*) FROM sigmax.stops WHERE status = 'triggered'}), '4',
+	'every stop triggered');
+is($node->safe_psql('sigmax', q{SELECT count(*) FROM sigmax.orders WHERE client_order_id LIKE 'stop-%'}), '4',
+	'one closing order per stop, never two');
+is($node->safe_psql('sigmax', q{SELECT count(*) FROM sigmax.orders WHERE client_order_id LIKE 'stop-%' AND status = 'filled' AND reduce_only}),
+	'4', 'each filled as a reduce-only order');
+is($node->safe_psql('sigmax', q{SELECT count(*) FROM sigmax.positions WHERE qty <> 0}), '0', 'every position is closed');
+is($node->safe_psql('sigmax', q{SELECT count(*) FROM sigmax.audit_log WHERE action = 'stop.triggered'}), '4',
+	'each stop-out is ledgered once');
+is($node->safe_psql('sigmax', 'SELECT count(*) FROM sigmax.audit_verify()'), '0', 'the ledger verifies');
+
+done_testing();
