@@ -41,6 +41,9 @@ PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
+# PGXS tracks no header dependencies: every object depends on every header.
+$(OBJS): $(wildcard src/*.h)
+
 # The standalone ledger verifier: OpenSSL only, never linked with PostgreSQL.
 all: tools/sigmax-verify
 tools/sigmax-verify: tools/sigmax-verify.c

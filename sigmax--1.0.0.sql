@@ -225,6 +225,7 @@ CREATE TABLE sigmax.accounts (
 	peak_equity      numeric     NOT NULL,
 	auto_paused_at   timestamptz,
 	auto_pause_kind  text,
+	loss_streak      integer     NOT NULL DEFAULT 0,
 	created_at       timestamptz NOT NULL DEFAULT now()
 );
 
@@ -274,6 +275,8 @@ CREATE TABLE sigmax.risk_limits (
 	max_drawdown_pct    numeric CHECK (max_drawdown_pct > 0 AND max_drawdown_pct <= 1),
 	stop_loss_pct       numeric CHECK (stop_loss_pct > 0 AND stop_loss_pct < 1),
 	stop_trailing       integer CHECK (stop_trailing IN (0, 1)),
+	max_loss_streak     integer CHECK (max_loss_streak > 0),
+	stop_cooldown_s     integer CHECK (stop_cooldown_s >= 0),
 	updated_at          timestamptz NOT NULL DEFAULT now(),
 	updated_by          text
 );
@@ -298,7 +301,9 @@ SELECT NULL::numeric AS max_order_qty,
        10::numeric AS fee_bps,
        0.10::numeric AS max_drawdown_pct,
        0.015::numeric AS stop_loss_pct,
-       0 AS stop_trailing;
+       0 AS stop_trailing,
+       3 AS max_loss_streak,
+       0 AS stop_cooldown_s;
 
 COMMENT ON VIEW sigmax.builtin_limits IS 'Built-in risk limit defaults (SIGMAX guidance), used where no override is set.';
 
@@ -319,7 +324,9 @@ SELECT a.account_id,
        coalesce(o.fee_bps, d.fee_bps, b.fee_bps) AS fee_bps,
        coalesce(o.max_drawdown_pct, d.max_drawdown_pct, b.max_drawdown_pct) AS max_drawdown_pct,
        coalesce(o.stop_loss_pct, d.stop_loss_pct, b.stop_loss_pct) AS stop_loss_pct,
-       coalesce(o.stop_trailing, d.stop_trailing, b.stop_trailing) AS stop_trailing
+       coalesce(o.stop_trailing, d.stop_trailing, b.stop_trailing) AS stop_trailing,
+       coalesce(o.max_loss_streak, d.max_loss_streak, b.max_loss_streak) AS max_loss_streak,
+       coalesce(o.stop_cooldown_s, d.stop_cooldown_s, b.stop_cooldown_s) AS stop_cooldown_s
   FROM sigmax.accounts a
   CROSS JOIN sigmax.builtin_limits b
   LEFT JOIN sigmax.risk_limits d ON d.account_id IS NULL
@@ -379,6 +386,7 @@ CREATE TABLE sigmax.fills (
 	qty        numeric     NOT NULL CHECK (qty > 0),
 	price      numeric     NOT NULL CHECK (price > 0),
 	fee        numeric     NOT NULL DEFAULT 0,
+	realized_pnl numeric,
 	filled_at  timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX fills_account_idx ON sigmax.fills (account_id, filled_at);
@@ -614,7 +622,8 @@ DECLARE
 	known text[] := ARRAY['max_order_qty', 'max_order_notional', 'max_position_pct', 'max_exposure_pct',
 	                      'max_open_orders', 'max_daily_loss_pct', 'price_collar_pct', 'stale_price_ms',
 	                      'orders_per_minute', 'approval_notional', 'slippage_bps', 'fee_bps',
-	                      'max_drawdown_pct', 'stop_loss_pct', 'stop_trailing'];
+	                      'max_drawdown_pct', 'stop_loss_pct', 'stop_trailing', 'max_loss_streak',
+	                      'stop_cooldown_s'];
 	before jsonb;
 BEGIN
 	IF limits IS NULL OR jsonb_typeof(limits) <> 'object' THEN
@@ -632,9 +641,10 @@ BEGIN
 		IF jsonb_typeof(v) NOT IN ('number', 'null') THEN
 			RAISE EXCEPTION 'limit "%" must be a number or null', k USING ERRCODE = '22023';
 		END IF;
-		IF jsonb_typeof(v) = 'number' AND ((v::numeric <= 0 AND k NOT IN ('max_open_orders', 'slippage_bps', 'fee_bps', 'stop_trailing'))
+		IF jsonb_typeof(v) = 'number' AND ((v::numeric <= 0 AND k NOT IN ('max_open_orders', 'slippage_bps', 'fee_bps', 'stop_trailing', 'stop_cooldown_s'))
 		   OR v::numeric < 0
-		   OR (k IN ('max_open_orders', 'stale_price_ms', 'orders_per_minute') AND (v::numeric <> trunc(v::numeric) OR v::numeric > 2147483647))
+		   OR (k IN ('max_open_orders', 'stale_price_ms', 'orders_per_minute', 'max_loss_streak', 'stop_cooldown_s')
+		       AND (v::numeric <> trunc(v::numeric) OR v::numeric > 2147483647))
 		   OR (k = 'stop_loss_pct' AND v::numeric >= 1)
 		   OR (k = 'stop_trailing' AND v::numeric NOT IN (0, 1))
 		   OR (k IN ('max_daily_loss_pct', 'max_drawdown_pct') AND v::numeric > 1)
@@ -665,6 +675,8 @@ BEGIN
 		max_drawdown_pct = CASE WHEN limits ? 'max_drawdown_pct' THEN (limits->>'max_drawdown_pct')::numeric ELSE r.max_drawdown_pct END,
 		stop_loss_pct = CASE WHEN limits ? 'stop_loss_pct' THEN (limits->>'stop_loss_pct')::numeric ELSE r.stop_loss_pct END,
 		stop_trailing = CASE WHEN limits ? 'stop_trailing' THEN (limits->>'stop_trailing')::integer ELSE r.stop_trailing END,
+		max_loss_streak = CASE WHEN limits ? 'max_loss_streak' THEN (limits->>'max_loss_streak')::integer ELSE r.max_loss_streak END,
+		stop_cooldown_s = CASE WHEN limits ? 'stop_cooldown_s' THEN (limits->>'stop_cooldown_s')::integer ELSE r.stop_cooldown_s END,
 		updated_at = now(), updated_by = session_user
 	WHERE r.account_id IS NOT DISTINCT FROM set_limits.account_id;
 	PERFORM sigmax._limits_changed();
@@ -875,6 +887,17 @@ BEGIN
 		RETURN 0;   -- older than the price already recorded: neither stored nor acted on
 	END IF;
 
+	-- A venue that answers again, with at most 5 errors in the last minute, has recovered.
+	IF EXISTS (SELECT 1 FROM sigmax.venue_state v WHERE v.exchange = record_price.exchange AND v.state = 'reducing')
+	   AND (SELECT count(*) FROM sigmax.venue_errors e
+	         WHERE e.exchange = record_price.exchange AND e.at > now() - interval '1 minute') <= 5 THEN
+		UPDATE sigmax.venue_state v SET state = 'active', since = now()
+		 WHERE v.exchange = record_price.exchange AND v.state = 'reducing';
+		IF FOUND THEN
+			PERFORM sigmax._audit_write('system', 'venue.recovered', jsonb_build_object('exchange', exchange));
+		END IF;
+	END IF;
+
 	-- Resting limit orders the new price crosses fill at their limit (or better).
 	FOR o IN SELECT x.order_id, x.side, x.limit_price
 	           FROM sigmax.orders x JOIN sigmax.instruments i ON i.symbol = x.symbol
@@ -1031,6 +1054,45 @@ $$;
 COMMENT ON FUNCTION sigmax.acknowledge_alert(bigint) IS 'Acknowledge an alert: records who and when, and ledgers it.';
 
 /*
+ * Pause an account automatically: the state, the time and kind for the
+ * cool-down, its working orders cancelled when asked, the evidence in the
+ * ledger, a critical alert. The caller holds the account's lock.
+ */
+CREATE FUNCTION sigmax._auto_pause(account_id bigint, kind text, evidence jsonb, cancel_orders boolean)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	o record;
+	cancelled integer := 0;
+BEGIN
+	UPDATE sigmax.accounts x SET state = 'paused', state_reason = 'automatic: ' || kind,
+		state_changed_at = now(), state_changed_by = 'sigmax', auto_paused_at = now(), auto_pause_kind = kind
+	 WHERE x.account_id = _auto_pause.account_id;
+	IF cancel_orders THEN
+		FOR o IN SELECT x.order_id, x.symbol, x.side, x.qty, x.status FROM sigmax.orders x
+		          WHERE x.account_id = _auto_pause.account_id AND x.status IN ('accepted', 'pending_approval')
+		          ORDER BY x.order_id FOR UPDATE
+		LOOP
+			UPDATE sigmax.orders x SET status = 'cancelled', reason = 'automatic pause: ' || kind, updated_at = now()
+			 WHERE x.order_id = o.order_id;
+			PERFORM sigmax._audit_write('account:' || _auto_pause.account_id, 'order.cancelled',
+				jsonb_build_object('order_id', o.order_id, 'symbol', o.symbol, 'side', o.side, 'qty', o.qty,
+				                   'previous_status', o.status, 'by', kind));
+			cancelled := cancelled + 1;
+		END LOOP;
+		evidence := evidence || jsonb_build_object('cancelled_orders', cancelled);
+	END IF;
+	PERFORM sigmax._audit_write('account:' || _auto_pause.account_id, 'protection.' || kind, evidence);
+	PERFORM sigmax._raise_alert(kind, 'critical', _auto_pause.account_id, evidence);
+END
+$$;
+
+COMMENT ON FUNCTION sigmax._auto_pause(bigint, text, jsonb, boolean) IS
+'Internal: pause an account automatically, with evidence in the ledger and an alert.';
+
+/*
  * Re-evaluate an account after a mark or a fill, at the time of the price or
  * the call: the day rollover (a new start-of-day equity), the peak equity,
  * and the automatic pauses for daily loss and drawdown, each ledgered with
@@ -1049,8 +1111,6 @@ DECLARE
 	drawdown numeric;
 	kind text;
 	evidence jsonb;
-	o record;
-	cancelled integer := 0;
 	day date := (at AT TIME ZONE 'UTC')::date;
 BEGIN
 	PERFORM sigmax._order_path_lock();
@@ -1092,25 +1152,7 @@ BEGIN
 		RETURN NULL;
 	END IF;
 
-	UPDATE sigmax.accounts x SET state = 'paused', state_reason = 'automatic: ' || kind,
-		state_changed_at = now(), state_changed_by = 'sigmax', auto_paused_at = now(), auto_pause_kind = kind
-	 WHERE x.account_id = a.account_id;
-	IF kind = 'daily_loss' THEN
-		FOR o IN SELECT x.order_id, x.symbol, x.side, x.qty, x.status FROM sigmax.orders x
-		          WHERE x.account_id = a.account_id AND x.status IN ('accepted', 'pending_approval')
-		          ORDER BY x.order_id FOR UPDATE
-		LOOP
-			UPDATE sigmax.orders x SET status = 'cancelled', reason = 'daily loss limit', updated_at = now()
-			 WHERE x.order_id = o.order_id;
-			PERFORM sigmax._audit_write('account:' || a.account_id, 'order.cancelled',
-				jsonb_build_object('order_id', o.order_id, 'symbol', o.symbol, 'side', o.side, 'qty', o.qty,
-				                   'previous_status', o.status, 'by', 'daily_loss'));
-			cancelled := cancelled + 1;
-		END LOOP;
-		evidence := evidence || jsonb_build_object('cancelled_orders', cancelled);
-	END IF;
-	PERFORM sigmax._audit_write('account:' || a.account_id, 'protection.' || kind, evidence);
-	PERFORM sigmax._raise_alert(kind, 'critical', a.account_id, evidence);
+	PERFORM sigmax._auto_pause(a.account_id, kind, evidence, kind = 'daily_loss');
 	RETURN kind;
 END
 $$;
@@ -1153,7 +1195,11 @@ AS 'MODULE_PATHNAME', 'sigmax_submit_system_order';
 COMMENT ON FUNCTION sigmax._submit_system_order(bigint, text, text, numeric, text, numeric, text) IS
 'Internal: the order path for sigmax''s own closing orders (stop-losses).';
 
-/* After each fill: an opening or adding fill sets the position's stop; a closed position drops it. */
+/*
+ * After each fill: a closing fill extends or ends the account's losing streak
+ * (max_loss_streak losing ones in a row pause it); an opening or adding fill
+ * sets the position's stop; a closed position drops it.
+ */
 CREATE FUNCTION sigmax._maintain_stop()
 RETURNS trigger
 LANGUAGE plpgsql
@@ -1166,7 +1212,22 @@ DECLARE
 	dir text;
 	id bigint;
 	price numeric;
+	streak integer;
+	max_streak integer;
+	state text;
 BEGIN
+	IF NEW.realized_pnl IS NOT NULL THEN
+		UPDATE sigmax.accounts a SET loss_streak = CASE WHEN NEW.realized_pnl < 0 THEN a.loss_streak + 1 ELSE 0 END
+		 WHERE a.account_id = NEW.account_id
+		RETURNING a.loss_streak, a.state INTO streak, state;
+		SELECT l.max_loss_streak INTO max_streak FROM sigmax.limits l WHERE l.account_id = NEW.account_id;
+		IF streak >= max_streak AND state NOT IN ('paused', 'halted') THEN
+			PERFORM sigmax._auto_pause(NEW.account_id, 'loss_streak',
+				jsonb_build_object('losing_trades', streak, 'max_loss_streak', max_streak,
+				                   'last_fill_id', NEW.fill_id, 'last_realized_pnl', NEW.realized_pnl), false);
+		END IF;
+	END IF;
+
 	SELECT * INTO pos FROM sigmax.positions p WHERE p.account_id = NEW.account_id AND p.symbol = NEW.symbol;
 	IF NOT FOUND OR pos.qty = 0 THEN
 		UPDATE sigmax.stops s SET status = 'cancelled', closed_at = now()
@@ -1197,7 +1258,7 @@ BEGIN
 END
 $$;
 
-COMMENT ON FUNCTION sigmax._maintain_stop() IS 'Trigger: set, move or drop the protective stop of a position after a fill.';
+COMMENT ON FUNCTION sigmax._maintain_stop() IS 'Trigger: the losing streak, and the protective stop of a position, after a fill.';
 
 CREATE TRIGGER fills_maintain_stop AFTER INSERT ON sigmax.fills
 	FOR EACH ROW EXECUTE FUNCTION sigmax._maintain_stop();
@@ -1267,6 +1328,66 @@ $$;
 COMMENT ON FUNCTION sigmax._run_stops(bigint, text, numeric, numeric, numeric, timestamptz) IS
 'Internal: move trailing stops and close the positions whose stop a price reached.';
 
+/* Venue health: more than 5 API errors in a minute put a venue's instruments in reducing state. */
+CREATE TABLE sigmax.venue_state (
+	exchange      text        PRIMARY KEY,
+	state         text        NOT NULL DEFAULT 'active' CHECK (state IN ('active', 'reducing')),
+	since         timestamptz NOT NULL DEFAULT now(),
+	last_error_at timestamptz,
+	last_error    text
+);
+
+COMMENT ON TABLE sigmax.venue_state IS
+'Per venue: reducing after more than 5 API errors in a minute (only orders that reduce pass), active again when it answers.';
+
+CREATE TABLE sigmax.venue_errors (
+	exchange text        NOT NULL,
+	at       timestamptz NOT NULL DEFAULT now(),
+	detail   text
+);
+CREATE INDEX venue_errors_recent_idx ON sigmax.venue_errors (exchange, at);
+
+COMMENT ON TABLE sigmax.venue_errors IS 'Recent exchange API errors (the last hour), as the worker reports them.';
+
+CREATE FUNCTION sigmax.record_venue_error(exchange text, detail text)
+RETURNS integer
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	n integer;
+	st text;
+BEGIN
+	IF exchange IS NULL OR exchange !~ '^[a-z0-9_]{1,32}$' THEN
+		RAISE EXCEPTION 'exchange must be 1 to 32 of a-z, 0-9 and _' USING ERRCODE = '22023';
+	END IF;
+	DELETE FROM sigmax.venue_errors e WHERE e.exchange = record_venue_error.exchange AND e.at < now() - interval '1 hour';
+	INSERT INTO sigmax.venue_errors (exchange, detail) VALUES (exchange, left(detail, 500));
+	-- serialize the venue's transitions on its state row
+	INSERT INTO sigmax.venue_state AS v (exchange, state) VALUES (exchange, 'active')
+	ON CONFLICT ON CONSTRAINT venue_state_pkey DO UPDATE SET last_error_at = now(), last_error = left(EXCLUDED.last_error, 500)
+	RETURNING v.state INTO st;
+	UPDATE sigmax.venue_state v SET last_error_at = now(), last_error = left(detail, 500) WHERE v.exchange = record_venue_error.exchange;
+	SELECT count(*) INTO n FROM sigmax.venue_errors e
+	 WHERE e.exchange = record_venue_error.exchange AND e.at > now() - interval '1 minute';
+	IF n > 5 THEN
+		IF st = 'active' THEN
+			UPDATE sigmax.venue_state v SET state = 'reducing', since = now() WHERE v.exchange = record_venue_error.exchange;
+			PERFORM sigmax._audit_write('system', 'venue.reducing',
+				jsonb_build_object('exchange', exchange, 'errors_last_minute', n, 'last_error', left(detail, 200)));
+		END IF;
+		PERFORM sigmax._raise_alert('venue_errors', 'critical', NULL,
+			jsonb_build_object('exchange', exchange, 'errors_last_minute', n, 'last_error', left(detail, 200)));
+	END IF;
+	RETURN n;
+END
+$$;
+
+COMMENT ON FUNCTION sigmax.record_venue_error(text, text) IS
+'Report an exchange API error (the worker calls it); more than 5 in a minute put the venue''s instruments in reducing state. Returns the errors of the last minute.';
+
+SELECT pg_catalog.pg_extension_config_dump('sigmax.venue_state', '');
+
 CREATE VIEW sigmax.account_pnl AS
 SELECT a.account_id, a.name, a.state, a.auto_pause_kind, a.auto_paused_at,
        a.cash + coalesce(p.value, 0) AS equity,
@@ -1333,12 +1454,13 @@ GRANT EXECUTE ON FUNCTION
 	sigmax.kill_switch(text),
 	sigmax.record_price(text, text, numeric, numeric, numeric, timestamptz),
 	sigmax.order_counters(),
-	sigmax.acknowledge_alert(bigint)
+	sigmax.acknowledge_alert(bigint),
+	sigmax.record_venue_error(text, text)
 	TO sigmax_admin;
 GRANT SELECT ON sigmax.orders, sigmax.fills, sigmax.positions, sigmax.account_summary,
 	sigmax.instruments, sigmax.market_prices, sigmax.limits
 	TO sigmax_trader, sigmax_admin;
 GRANT SELECT ON sigmax.accounts, sigmax.global_state, sigmax.risk_limits, sigmax.builtin_limits,
-	sigmax.alerts, sigmax.account_pnl, sigmax.stops
+	sigmax.alerts, sigmax.account_pnl, sigmax.stops, sigmax.venue_state, sigmax.venue_errors
 	TO sigmax_admin;
 GRANT SELECT ON sigmax.account_pnl, sigmax.stops TO sigmax_trader;

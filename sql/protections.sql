@@ -99,6 +99,45 @@ SELECT sigmax.record_price('binance', 'BTC/USDT', 51220, 51220, 51220);
 SELECT status, trigger_price FROM sigmax.stops WHERE account_id = :trailer;
 SELECT kind, count(*) FROM sigmax.alerts WHERE kind = 'stop_loss' GROUP BY kind;
 
+-- a streak of losing closed trades (3 by default) pauses the account
+SELECT sigmax.record_price('binance', 'BTC/USDT', 50000, 50000, 50000);
+SELECT sigmax.create_account('streak', 100000) AS streak \gset
+SELECT status FROM sigmax.submit_order(:streak, 'BTC/USDT', 'buy', 0.01);
+SELECT sigmax.record_price('binance', 'BTC/USDT', 49900, 49900, 49900);
+SELECT status FROM sigmax.submit_order(:streak, 'BTC/USDT', 'sell', 0.002);          -- loss 1
+SELECT status FROM sigmax.submit_order(:streak, 'BTC/USDT', 'sell', 0.002);          -- loss 2
+SELECT loss_streak, state FROM sigmax.accounts WHERE account_id = :streak;
+SELECT sigmax.record_price('binance', 'BTC/USDT', 50100, 50100, 50100);
+SELECT status FROM sigmax.submit_order(:streak, 'BTC/USDT', 'sell', 0.002);          -- a win resets it
+SELECT loss_streak FROM sigmax.accounts WHERE account_id = :streak;
+SELECT sigmax.record_price('binance', 'BTC/USDT', 49900, 49900, 49900);
+SELECT o.status FROM generate_series(1, 3) g, LATERAL sigmax.submit_order(:streak + 0 * g, 'BTC/USDT', 'sell', 0.001) o;
+SELECT loss_streak, state, auto_pause_kind FROM sigmax.accounts WHERE account_id = :streak;
+
+-- a cool-down after a stop-out blocks new entries on that symbol (default 0: none)
+SELECT sigmax.record_price('binance', 'BTC/USDT', 50000, 50000, 50000);
+SELECT sigmax.create_account('cooler', 100000) AS cooler \gset
+SELECT sigmax.set_limits(:cooler, '{"stop_loss_pct": 0.015, "stop_cooldown_s": 600}');
+SELECT status FROM sigmax.submit_order(:cooler, 'BTC/USDT', 'buy', 0.01);
+SELECT sigmax.record_price('binance', 'BTC/USDT', 49000, 49000, 49000);              -- stopped out
+SELECT status, reason_code FROM sigmax.submit_order(:cooler, 'BTC/USDT', 'buy', 0.01);
+
+-- more than 5 API errors a minute put a venue's instruments in reducing state until it answers again
+SELECT sigmax.record_venue_error('binance', 'HTTP 500') FROM generate_series(1, 5);
+SELECT state FROM sigmax.venue_state WHERE exchange = 'binance';
+SELECT sigmax.record_venue_error('binance', 'HTTP 500');
+SELECT state FROM sigmax.venue_state WHERE exchange = 'binance';
+SELECT sigmax.create_account('venue', 100000) AS venue \gset
+SELECT status, reason_code, reason FROM sigmax.submit_order(:venue, 'BTC/USDT', 'buy', 0.01);
+SELECT kind, severity, repeat_count FROM sigmax.alerts WHERE kind = 'venue_errors';
+DELETE FROM sigmax.venue_errors;   -- as if a quiet minute had passed
+SELECT sigmax.record_price('binance', 'BTC/USDT', 49000, 49000, 49000);
+SELECT state FROM sigmax.venue_state WHERE exchange = 'binance';
+SELECT action FROM sigmax.audit_log WHERE stream = 'system' AND action LIKE 'venue.%' ORDER BY seq;
+\set VERBOSITY sqlstate
+SELECT sigmax.record_venue_error('Binance!', 'x');
+\set VERBOSITY default
+
 -- alerts: one per kind and account per minute, repeats counted; acknowledged by a person
 SELECT sigmax._raise_alert('rate_limit', 'warning', :peak, '{"n": 1}') = sigmax._raise_alert('rate_limit', 'warning', :peak, '{"n": 2}') AS deduplicated;
 SELECT kind, repeat_count, detail FROM sigmax.alerts WHERE kind = 'rate_limit';

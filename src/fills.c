@@ -52,10 +52,11 @@ sigmax_apply_fill(int64 order_id, int64 account_id, const char *symbol, bool buy
 	Oid			pos_types[2] = {INT8OID, TEXTOID};
 	Oid			up_types[5] = {INT8OID, TEXTOID, NUMERICOID, NUMERICOID, NUMERICOID};
 	Oid			cash_types[2] = {INT8OID, NUMERICOID};
-	Oid			fill_types[7] = {INT8OID, INT8OID, TEXTOID, TEXTOID, NUMERICOID, NUMERICOID, NUMERICOID};
+	Oid			fill_types[8] = {INT8OID, INT8OID, TEXTOID, TEXTOID, NUMERICOID, NUMERICOID, NUMERICOID, NUMERICOID};
 	Oid			order_types[3] = {INT8OID, NUMERICOID, NUMERICOID};
-	Datum		args[7];
-	char		nulls[7] = "       ";
+	Datum		args[8];
+	char		nulls[8] = "        ";
+	Numeric		fill_pnl = NULL;
 	Numeric		zero = num_from_int(0);
 	Numeric		old_qty = zero;
 	Numeric		avg = NULL;
@@ -71,8 +72,8 @@ sigmax_apply_fill(int64 order_id, int64 account_id, const char *symbol, bool buy
 		 "SET qty = EXCLUDED.qty, avg_price = EXCLUDED.avg_price, "
 		 "realized_pnl = EXCLUDED.realized_pnl, updated_at = now()", 5, up_types);
 	kept(&cash_plan, "UPDATE sigmax.accounts SET cash = cash + $2 WHERE account_id = $1", 2, cash_types);
-	kept(&fill_plan, "INSERT INTO sigmax.fills (order_id, account_id, symbol, side, qty, price, fee) "
-		 "VALUES ($1, $2, $3, $4, $5, $6, $7)", 7, fill_types);
+	kept(&fill_plan, "INSERT INTO sigmax.fills (order_id, account_id, symbol, side, qty, price, fee, realized_pnl) "
+		 "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)", 8, fill_types);
 	kept(&order_plan, "UPDATE sigmax.orders SET filled_qty = filled_qty + $2, avg_fill_price = $3, "
 		 "status = CASE WHEN filled_qty + $2 >= qty THEN 'filled' ELSE status END, updated_at = now() "
 		 "WHERE order_id = $1", 3, order_types);
@@ -110,6 +111,7 @@ sigmax_apply_fill(int64 order_id, int64 account_id, const char *symbol, bool buy
 		if (num_sign(old_qty) < 0)
 			pnl = num_sub(zero, pnl);
 		realized = num_add(realized, pnl);
+		fill_pnl = pnl;
 		if (num_sign(new_qty) == 0)
 			new_avg = NULL;
 		else if ((num_sign(new_qty) > 0) != (num_sign(old_qty) > 0))
@@ -134,7 +136,10 @@ sigmax_apply_fill(int64 order_id, int64 account_id, const char *symbol, bool buy
 	args[4] = NumericGetDatum(qty);
 	args[5] = NumericGetDatum(price);
 	args[6] = NumericGetDatum(fee);
-	run(fill_plan, args, NULL, SPI_OK_INSERT);
+	memset(nulls, ' ', sizeof(nulls));
+	args[7] = fill_pnl ? NumericGetDatum(fill_pnl) : (Datum) 0;
+	nulls[7] = fill_pnl ? ' ' : 'n';
+	run(fill_plan, args, nulls, SPI_OK_INSERT);
 
 	args[0] = Int64GetDatum(order_id);
 	args[1] = NumericGetDatum(qty);

@@ -149,7 +149,7 @@ sigmax_account_limits(int64 account_id)
 		SPIPlanPtr	plan = SPI_prepare("SELECT max_order_qty, max_order_notional, max_position_pct, "
 									   "max_exposure_pct, max_open_orders, max_daily_loss_pct, "
 									   "price_collar_pct, stale_price_ms, orders_per_minute, "
-									   "approval_notional, slippage_bps, fee_bps "
+									   "approval_notional, slippage_bps, fee_bps, stop_cooldown_s "
 									   "FROM sigmax.limits WHERE account_id = $1", 1, argtypes);
 
 		if (plan == NULL)
@@ -178,6 +178,7 @@ sigmax_account_limits(int64 account_id)
 	fresh.approval_notional = copy_numeric(tup, desc, 10);
 	fresh.slippage_bps = copy_numeric(tup, desc, 11);
 	fresh.fee_bps = copy_numeric(tup, desc, 12);
+	fresh.stop_cooldown_s = get_int(tup, desc, 13);
 	SPI_freetuptable(SPI_tuptable);
 	result = copy_limits(&fresh);
 

@@ -42,6 +42,8 @@ typedef struct OrderContext
 	Numeric		min_qty;
 	Numeric		max_qty;
 	Numeric		min_notional;
+	bool		venue_reducing;	/* the venue is reduce-only after API errors */
+	TimestampTz last_stop_out;	/* 0: none within reach */
 	bool		has_price;
 	Numeric		bid;
 	Numeric		ask;

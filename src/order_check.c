@@ -27,6 +27,7 @@ static SPIPlanPtr account_plan = NULL;
 static SPIPlanPtr instrument_plan = NULL;
 static SPIPlanPtr book_plan = NULL;
 static SPIPlanPtr duplicate_plan = NULL;
+static SPIPlanPtr stop_out_plan = NULL;
 
 /* ---- numeric helpers: exact decimal arithmetic, never binary floats ---- */
 
@@ -377,9 +378,10 @@ order_load_context(const OrderRequest *req, bool dry_run, OrderContext *ctx)
 	args[0] = CStringGetTextDatum(req->symbol);
 	prepare_kept(&instrument_plan,
 				 "SELECT i.exchange, i.tick_size, i.lot_size, i.min_qty, i.max_qty, i.min_notional, "
-				 "i.enabled, p.bid, p.ask, p.last, p.recorded_at "
+				 "i.enabled, p.bid, p.ask, p.last, p.recorded_at, coalesce(v.state = 'reducing', false) "
 				 "FROM sigmax.instruments i LEFT JOIN sigmax.market_prices p "
-				 "ON p.exchange = i.exchange AND p.symbol = i.symbol WHERE i.symbol = $1", 1, typest);
+				 "ON p.exchange = i.exchange AND p.symbol = i.symbol "
+				 "LEFT JOIN sigmax.venue_state v ON v.exchange = i.exchange WHERE i.symbol = $1", 1, typest);
 	if (run_latest(instrument_plan, args) != SPI_OK_SELECT)
 		elog(ERROR, "sigmax: reading the instrument failed");
 	if (SPI_processed == 1)
@@ -400,6 +402,24 @@ order_load_context(const OrderRequest *req, bool dry_run, OrderContext *ctx)
 			ctx->has_price = !isnull && ctx->last != NULL;
 			if (ctx->has_price)
 				ctx->price_at = DatumGetTimestampTz(d);
+		}
+		ctx->venue_reducing = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 12, &isnull));
+	}
+
+	/* The last stop-out of this position, when a cool-down applies. */
+	if (ctx->limits->stop_cooldown_s > 0)
+	{
+		args[0] = Int64GetDatum(req->account_id);
+		args[1] = CStringGetTextDatum(req->symbol);
+		prepare_kept(&stop_out_plan,
+					 "SELECT max(closed_at) FROM sigmax.stops WHERE account_id = $1 AND symbol = $2 "
+					 "AND status = 'triggered'", 2, types2);
+		if (run_latest(stop_out_plan, args) != SPI_OK_SELECT)
+			elog(ERROR, "sigmax: reading stop-outs failed");
+		{
+			Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+
+			ctx->last_stop_out = isnull ? 0 : DatumGetTimestampTz(d);
 		}
 	}
 
@@ -609,10 +629,18 @@ order_decide(const OrderRequest *req, const OrderContext *ctx, bool dry_run, Ver
 			   ctx->global_state == STATE_HALTED ? " by the kill switch" : " for this account");
 		return;
 	}
-	if (state == STATE_REDUCING && !v->reducing)
+	if ((state == STATE_REDUCING || ctx->venue_reducing) && !v->reducing)
 	{
 		reject(v, REASON_REDUCE_ONLY, "the %s is reduce-only and this order does not reduce a position",
-			   ctx->global_state == STATE_REDUCING ? "market" : "account");
+			   ctx->global_state == STATE_REDUCING ? "market" :
+			   ctx->account_state == STATE_REDUCING ? "account" : "venue (after repeated API errors)");
+		return;
+	}
+	if (!v->reducing && ctx->last_stop_out != 0 &&
+		ctx->now - ctx->last_stop_out < (int64) lim->stop_cooldown_s * USECS_PER_SEC)
+	{
+		reject(v, REASON_COOLDOWN, "%s stopped out less than %d s ago; new entries wait for the cool-down",
+			   req->symbol, lim->stop_cooldown_s);
 		return;
 	}
 	if (ctx->dup_order_id != 0 && !ctx->dup_same)

@@ -29,6 +29,7 @@ typedef enum SigmaxReason
 	REASON_TRADING_PAUSED,
 	REASON_TRADING_HALTED,
 	REASON_REDUCE_ONLY,
+	REASON_COOLDOWN,
 	REASON_DUPLICATE_ORDER,
 	REASON_STALE_PRICE,
 	REASON_PRICE_COLLAR,
@@ -60,6 +61,7 @@ typedef struct AccountLimits
 	Numeric		approval_notional;
 	Numeric		slippage_bps;
 	Numeric		fee_bps;
+	int32		stop_cooldown_s;
 } AccountLimits;
 
 /* shmem.c */

@@ -39,6 +39,7 @@ const char *const sigmax_reason_codes[REASON_COUNT] = {
 	"TRADING_PAUSED",
 	"TRADING_HALTED",
 	"REDUCE_ONLY",
+	"COOLDOWN",
 	"DUPLICATE_ORDER",
 	"STALE_PRICE",
 	"PRICE_COLLAR",
