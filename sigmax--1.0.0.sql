@@ -813,6 +813,8 @@ BEGIN
 	END LOOP;
 	PERFORM sigmax._audit_write('system', 'kill_switch',
 		jsonb_build_object('reason', reason, 'cancelled_orders', n));
+	PERFORM sigmax._raise_alert('kill_switch', 'critical', NULL,
+		jsonb_build_object('reason', reason, 'cancelled_orders', n, 'by', session_user));
 	RETURN n;
 END
 $$;

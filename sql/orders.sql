@@ -101,6 +101,9 @@ SELECT status FROM sigmax.check_order(:fast, 'BTC/USDT', 'buy', 0.001);
 SELECT status, reason_code FROM sigmax.submit_order(:fast, 'BTC/USDT', 'buy', 0.001);
 SELECT status, reason_code FROM sigmax.submit_order(:fast, 'BTC/USDT', 'buy', 0.001);
 SELECT status, reason_code FROM sigmax.submit_order(:fast, 'BTC/USDT', 'buy', 0.001);  -- RATE_LIMIT
+SELECT status, reason_code FROM sigmax.submit_order(:fast, 'BTC/USDT', 'buy', 0.001);  -- again
+-- the kill switch and repeated rate-limit rejections raise alerts (counted per minute)
+SELECT kind, severity, account_id = :fast AS fast_account, repeat_count FROM sigmax.alerts ORDER BY kind;
 
 -- check_order is a dry run: same verdict, nothing written
 SELECT count(*) AS orders_before FROM sigmax.orders \gset

@@ -31,6 +31,7 @@ static SPIPlanPtr insert_plan = NULL;
 static SPIPlanPtr rollover_plan = NULL;
 static SPIPlanPtr resting_plan = NULL;
 static SPIPlanPtr protections_plan = NULL;
+static SPIPlanPtr rate_alert_plan = NULL;
 static SPIPlanPtr account_of_plan = NULL;
 static SPIPlanPtr lock_account_plan = NULL;
 
@@ -138,6 +139,20 @@ check_protections(int64 account_id, TimestampTz at)
 	kept(&protections_plan, "SELECT sigmax._check_protections($1, $2)", 2, types);
 	if (SPI_execute_plan(protections_plan, args, NULL, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "sigmax: checking the protections failed");
+}
+
+/* Raise (or count again) the account's rate_limit alert. */
+static void
+raise_rate_alert(int64 account_id, int per_minute)
+{
+	Oid			types[2] = {INT8OID, INT4OID};
+	Datum		args[2] = {Int64GetDatum(account_id), Int32GetDatum(per_minute)};
+
+	kept(&rate_alert_plan,
+		 "SELECT sigmax._raise_alert('rate_limit', 'warning', $1, "
+		 "jsonb_build_object('orders_per_minute', $2))", 2, types);
+	if (SPI_execute_plan(rate_alert_plan, args, NULL, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "sigmax: raising the rate-limit alert failed");
 }
 
 /* The fee of a fill: notional times fee_bps / 10000. */
@@ -267,6 +282,9 @@ order_entry(FunctionCallInfo fcinfo, bool dry_run, bool system_close)
 	/* Every fill re-evaluates the automatic protections (docs/protections.md). */
 	if (fill_now)
 		check_protections(req.account_id, ctx.now);
+	/* Repeated rate-limit rejections of one account raise an alert (counted per minute). */
+	if (v.reason == REASON_RATE_LIMIT)
+		raise_rate_alert(req.account_id, ctx.limits->orders_per_minute);
 
 	return finish_with_row(call_ctx, fcinfo, true, order_id, status,
 						   v.reason == REASON_NONE ? NULL : sigmax_reason_codes[v.reason], v.reason_text);

@@ -20,6 +20,10 @@ $node->safe_psql('sigmax', q{
 is($node->safe_psql('sigmax', q{SELECT count(*) FROM sigmax.stops WHERE status = 'active'}), '4',
 	'four positions, four stops at 49250');
 
+# Alerts reach listeners on NOTIFY sigmax_alerts when their transaction commits.
+my $listener = $node->background_psql('sigmax');
+$listener->query_safe('LISTEN sigmax_alerts');
+
 # Every session records the same falling prices through the stop.
 $node->pgbench(
 	'-n -c 8 -j 2 -t 10',
@@ -43,5 +47,11 @@ is($node->safe_psql('sigmax', q{SELECT count(*) FROM sigmax.positions WHERE qty 
 is($node->safe_psql('sigmax', q{SELECT count(*) FROM sigmax.audit_log WHERE action = 'stop.triggered'}), '4',
 	'each stop-out is ledgered once');
 is($node->safe_psql('sigmax', 'SELECT count(*) FROM sigmax.audit_verify()'), '0', 'the ledger verifies');
+
+my ($heard) = $listener->query('SELECT 1');
+$listener->quit;
+my @notes = ($heard . $listener->{stdout}) =~ /Asynchronous notification "sigmax_alerts" with payload "([^\n]*)" received/g;
+is(scalar(grep { /"kind": "stop_loss"/ } @notes), 4, 'each stop-out was announced on NOTIFY sigmax_alerts, once per account')
+  or diag(join("\n", @notes));
 
 done_testing();
