@@ -69,6 +69,12 @@ SELECT sigmax.resume();
 
 SELECT * FROM sigmax.order_counters();
 
+SELECT sigmax.record_venue_error('binance', 'HTTP 500') FROM generate_series(1, 7);
+
+SELECT status, reason_code FROM sigmax.submit_order(1, 'BTC/USDT', 'buy', 0.001);
+
+SELECT count(*) FROM sigmax.alerts;
+
 SELECT sigmax.audit_append('bulk', jsonb_build_object('n', n, 'text', repeat('x', n % 50)), 'app:big') FROM generate_series(1, 5000) n;
 
 SELECT sigmax.audit_append('x', '{"mail": "a@b.example"}');
