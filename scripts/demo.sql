@@ -72,6 +72,17 @@ SELECT * FROM sigmax.submit_order(:risky, 'BTC/USDT', 'buy', 0.001);
 \set ON_ERROR_STOP 0
 SELECT sigmax.resume(:risky);
 \set ON_ERROR_STOP 1
+\echo '-- a stop-loss: every opening fill gets a protective stop 1.5% from entry'
+SELECT sigmax.record_price('binance', 'BTC/USDT', 73369.83, 73369.84, 73369.84) AS fills;
+SELECT sigmax.create_account('stopped desk', 100000) AS stopped \gset
+SELECT status FROM sigmax.submit_order(:stopped, 'BTC/USDT', 'buy', 0.05);
+SELECT direction, round(entry_price, 2) AS entry, round(stop_price, 2) AS stop, status
+  FROM sigmax.stops WHERE account_id = :stopped;
+\echo '-- the price gaps through the stop: the position closes once, at the gapped price, as a reduce-only order'
+SELECT sigmax.record_price('binance', 'BTC/USDT', 71500, 71510, 71505) AS fills;
+SELECT side, qty, status, reduce_only, client_order_id, round(avg_fill_price, 2) AS fill
+  FROM sigmax.orders WHERE account_id = :stopped ORDER BY order_id;
+SELECT kind, severity, count(*) AS alerts FROM sigmax.alerts GROUP BY kind, severity ORDER BY kind;
 
 \echo
 \echo '== 8. The ledger: every decision, hash-chained per account'
