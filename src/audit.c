@@ -400,29 +400,18 @@ sigmax_audit_write(const char *stream, const char *action, Jsonb *payload)
 	bool		isnull;
 	int			rc;
 
-	if (insert_plan == NULL)
-	{
-		Oid			argtypes[3] = {TEXTOID, TEXTOID, JSONBOID};
-		SPIPlanPtr	plan;
-
-		if (SPI_connect() != SPI_OK_CONNECT)
-			elog(ERROR, "sigmax: SPI_connect failed");
-		plan = SPI_prepare("INSERT INTO sigmax.audit_log (stream, action, payload) "
-						   "VALUES ($1, $2, $3) RETURNING seq", 3, argtypes);
-		if (plan == NULL)
-			elog(ERROR, "sigmax: SPI_prepare failed for the ledger insert: %s",
-				 SPI_result_code_string(SPI_result));
-		SPI_keepplan(plan);
-		insert_plan = plan;
-		SPI_finish();
-	}
-
 	args[0] = CStringGetTextDatum(stream);
 	args[1] = CStringGetTextDatum(action);
 	args[2] = JsonbPGetDatum(payload);
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "sigmax: SPI_connect failed");
+	{
+		Oid			argtypes[3] = {TEXTOID, TEXTOID, JSONBOID};
+
+		sigmax_keep_plan(&insert_plan, "INSERT INTO sigmax.audit_log (stream, action, payload) "
+						 "VALUES ($1, $2, $3) RETURNING seq", 3, argtypes);
+	}
 	ledger_insert_ok = true;
 	PG_TRY();
 	{

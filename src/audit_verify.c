@@ -58,27 +58,12 @@ finish_stream(ReturnSetInfo *rsinfo, StreamState *st)
 static void
 prepare_plans(void)
 {
-	if (scan_all_plan == NULL)
-	{
-		SPIPlanPtr	plan = SPI_prepare("SELECT " LEDGER_ROW_COLUMNS " FROM sigmax.audit_log "
-									   "ORDER BY stream, seq", 0, NULL);
+	Oid			argtypes[1] = {TEXTOID};
 
-		if (plan == NULL)
-			elog(ERROR, "sigmax: SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-		SPI_keepplan(plan);
-		scan_all_plan = plan;
-	}
-	if (scan_one_plan == NULL)
-	{
-		Oid			argtypes[1] = {TEXTOID};
-		SPIPlanPtr	plan = SPI_prepare("SELECT " LEDGER_ROW_COLUMNS " FROM sigmax.audit_log "
-									   "WHERE stream = $1 ORDER BY seq", 1, argtypes);
-
-		if (plan == NULL)
-			elog(ERROR, "sigmax: SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-		SPI_keepplan(plan);
-		scan_one_plan = plan;
-	}
+	sigmax_keep_plan(&scan_all_plan, "SELECT " LEDGER_ROW_COLUMNS " FROM sigmax.audit_log "
+					 "ORDER BY stream, seq", 0, NULL);
+	sigmax_keep_plan(&scan_one_plan, "SELECT " LEDGER_ROW_COLUMNS " FROM sigmax.audit_log "
+					 "WHERE stream = $1 ORDER BY seq", 1, argtypes);
 }
 
 /*

@@ -38,21 +38,6 @@ static SPIPlanPtr segment_plan = NULL;
 static SPIPlanPtr insert_cp_plan = NULL;
 static SPIPlanPtr insert_cp_stream_plan = NULL;
 
-/* Prepare a plan once and keep it for the backend's life. */
-static SPIPlanPtr
-keep_plan(SPIPlanPtr *slot, const char *sql, int nargs, Oid *argtypes)
-{
-	if (*slot == NULL)
-	{
-		SPIPlanPtr	plan = SPI_prepare(sql, nargs, argtypes);
-
-		if (plan == NULL)
-			elog(ERROR, "sigmax: SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-		SPI_keepplan(plan);
-		*slot = plan;
-	}
-	return *slot;
-}
 
 /* Copy a 32- or 64-byte bytea datum into a fixed buffer, or fail as corrupted. */
 static void
@@ -97,13 +82,13 @@ checkpoint_load(int64 id)
 	uint64		i;
 	int			rc;
 
-	keep_plan(&cp_latest_plan,
+	sigmax_keep_plan(&cp_latest_plan,
 			  "SELECT id, created_at, prev_digest, digest, signature, public_key "
 			  "FROM sigmax.audit_checkpoints ORDER BY id DESC LIMIT 1", 0, NULL);
-	keep_plan(&cp_by_id_plan,
+	sigmax_keep_plan(&cp_by_id_plan,
 			  "SELECT id, created_at, prev_digest, digest, signature, public_key "
 			  "FROM sigmax.audit_checkpoints WHERE id = $1", 1, int8arg);
-	keep_plan(&cp_streams_plan,
+	sigmax_keep_plan(&cp_streams_plan,
 			  "SELECT stream, seq, head, root, frontier FROM sigmax.audit_checkpoint_streams "
 			  "WHERE checkpoint_id = $1", 1, int8arg);
 
@@ -253,7 +238,7 @@ extend_stream(CheckpointStream *s, int64 after_seq, const uint8 *after_hash,
 	int64		expect_seq = after_seq + 1;
 	StringInfoData scratch;
 
-	keep_plan(&segment_plan,
+	sigmax_keep_plan(&segment_plan,
 			  "SELECT " LEDGER_ROW_COLUMNS " FROM sigmax.audit_log "
 			  "WHERE stream = $1 AND seq > $2 AND seq <= $3 ORDER BY seq", 3, argtypes);
 	memcpy(expect_prev, after_hash, SIGMAX_HASH_LEN);
@@ -325,11 +310,11 @@ store_checkpoint(const Checkpoint *cp, const char *actor)
 	char		n[8] = "        ";
 	int			i;
 
-	keep_plan(&insert_cp_plan,
+	sigmax_keep_plan(&insert_cp_plan,
 			  "INSERT INTO sigmax.audit_checkpoints (id, created_at, actor, stream_count, "
 			  "prev_digest, digest, signature, public_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
 			  8, cp_types);
-	keep_plan(&insert_cp_stream_plan,
+	sigmax_keep_plan(&insert_cp_stream_plan,
 			  "INSERT INTO sigmax.audit_checkpoint_streams (checkpoint_id, stream, seq, head, root, frontier) "
 			  "VALUES ($1, $2, $3, $4, $5, $6)", 6, st_types);
 
@@ -413,7 +398,7 @@ sigmax_audit_checkpoint(PG_FUNCTION_ARGS)
 	prev = checkpoint_load(0);
 
 	/* Every stream's head, in one snapshot: a loose scan of the primary key. */
-	keep_plan(&heads_plan,
+	sigmax_keep_plan(&heads_plan,
 			  "WITH RECURSIVE s(stream) AS ("
 			  " (SELECT stream FROM sigmax.audit_log ORDER BY stream LIMIT 1)"
 			  " UNION ALL"
@@ -649,7 +634,7 @@ sigmax_audit_proof(PG_FUNCTION_ARGS)
 	args[0] = CStringGetTextDatum(stream);
 	args[1] = Int64GetDatum(seq);
 
-	keep_plan(&entry_plan, "SELECT " LEDGER_ROW_COLUMNS " FROM sigmax.audit_log "
+	sigmax_keep_plan(&entry_plan, "SELECT " LEDGER_ROW_COLUMNS " FROM sigmax.audit_log "
 			  "WHERE stream = $1 AND seq = $2", 2, argtypes);
 	if (SPI_execute_plan(entry_plan, args, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "sigmax: reading the ledger entry failed");
@@ -660,7 +645,7 @@ sigmax_audit_proof(PG_FUNCTION_ARGS)
 	MemoryContextSwitchTo(call_ctx);
 	ledger_row_from_spi(SPI_copytuple(SPI_tuptable->vals[0]), SPI_tuptable->tupdesc, &row);
 
-	keep_plan(&covering_plan,
+	sigmax_keep_plan(&covering_plan,
 			  "SELECT checkpoint_id, seq FROM sigmax.audit_checkpoint_streams "
 			  "WHERE stream = $1 AND seq >= $2 ORDER BY checkpoint_id DESC LIMIT 1", 2, argtypes);
 	if (SPI_execute_plan(covering_plan, args, NULL, true, 1) != SPI_OK_SELECT)
@@ -677,7 +662,7 @@ sigmax_audit_proof(PG_FUNCTION_ARGS)
 	/* The tree's leaves: the stream's entry hashes up to the checkpoint. */
 	hashes = palloc_extended(tree_size * SIGMAX_HASH_LEN, MCXT_ALLOC_HUGE);
 	args[1] = Int64GetDatum(tree_size);
-	keep_plan(&hashes_plan, "SELECT seq, hash FROM sigmax.audit_log "
+	sigmax_keep_plan(&hashes_plan, "SELECT seq, hash FROM sigmax.audit_log "
 			  "WHERE stream = $1 AND seq <= $2 ORDER BY seq", 2, argtypes);
 	portal = SPI_cursor_open(NULL, hashes_plan, args, NULL, true);
 	i = 0;

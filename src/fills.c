@@ -18,19 +18,6 @@ static SPIPlanPtr cash_plan = NULL;
 static SPIPlanPtr fill_plan = NULL;
 static SPIPlanPtr order_plan = NULL;
 
-static void
-kept(SPIPlanPtr *slot, const char *sql, int n, Oid *types)
-{
-	if (*slot == NULL)
-	{
-		SPIPlanPtr	plan = SPI_prepare(sql, n, types);
-
-		if (plan == NULL)
-			elog(ERROR, "sigmax: SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-		SPI_keepplan(plan);
-		*slot = plan;
-	}
-}
 
 static void
 run(SPIPlanPtr plan, Datum *args, const char *nulls, int expected)
@@ -65,16 +52,16 @@ sigmax_apply_fill(int64 order_id, int64 account_id, const char *symbol, bool buy
 	Numeric		new_qty;
 	Numeric		new_avg;
 
-	kept(&position_plan, "SELECT qty, avg_price, realized_pnl FROM sigmax.positions "
+	sigmax_keep_plan(&position_plan, "SELECT qty, avg_price, realized_pnl FROM sigmax.positions "
 		 "WHERE account_id = $1 AND symbol = $2 FOR UPDATE", 2, pos_types);
-	kept(&upsert_plan, "INSERT INTO sigmax.positions (account_id, symbol, qty, avg_price, realized_pnl) "
+	sigmax_keep_plan(&upsert_plan, "INSERT INTO sigmax.positions (account_id, symbol, qty, avg_price, realized_pnl) "
 		 "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (account_id, symbol) DO UPDATE "
 		 "SET qty = EXCLUDED.qty, avg_price = EXCLUDED.avg_price, "
 		 "realized_pnl = EXCLUDED.realized_pnl, updated_at = now()", 5, up_types);
-	kept(&cash_plan, "UPDATE sigmax.accounts SET cash = cash + $2 WHERE account_id = $1", 2, cash_types);
-	kept(&fill_plan, "INSERT INTO sigmax.fills (order_id, account_id, symbol, side, qty, price, fee, realized_pnl) "
+	sigmax_keep_plan(&cash_plan, "UPDATE sigmax.accounts SET cash = cash + $2 WHERE account_id = $1", 2, cash_types);
+	sigmax_keep_plan(&fill_plan, "INSERT INTO sigmax.fills (order_id, account_id, symbol, side, qty, price, fee, realized_pnl) "
 		 "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)", 8, fill_types);
-	kept(&order_plan, "UPDATE sigmax.orders SET filled_qty = filled_qty + $2, avg_fill_price = $3, "
+	sigmax_keep_plan(&order_plan, "UPDATE sigmax.orders SET filled_qty = filled_qty + $2, avg_fill_price = $3, "
 		 "status = CASE WHEN filled_qty + $2 >= qty THEN 'filled' ELSE status END, updated_at = now() "
 		 "WHERE order_id = $1", 3, order_types);
 

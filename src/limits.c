@@ -143,19 +143,14 @@ sigmax_account_limits(int64 account_id)
 	if (entry != NULL)
 		return copy_limits(&entry->limits);
 
-	if (limits_plan == NULL)
 	{
 		Oid			argtypes[1] = {INT8OID};
-		SPIPlanPtr	plan = SPI_prepare("SELECT max_order_qty, max_order_notional, max_position_pct, "
-									   "max_exposure_pct, max_open_orders, max_daily_loss_pct, "
-									   "price_collar_pct, stale_price_ms, orders_per_minute, "
-									   "approval_notional, slippage_bps, fee_bps, stop_cooldown_s "
-									   "FROM sigmax.limits WHERE account_id = $1", 1, argtypes);
 
-		if (plan == NULL)
-			elog(ERROR, "sigmax: SPI_prepare failed for limits: %s", SPI_result_code_string(SPI_result));
-		SPI_keepplan(plan);
-		limits_plan = plan;
+		sigmax_keep_plan(&limits_plan, "SELECT max_order_qty, max_order_notional, max_position_pct, "
+						 "max_exposure_pct, max_open_orders, max_daily_loss_pct, "
+						 "price_collar_pct, stale_price_ms, orders_per_minute, "
+						 "approval_notional, slippage_bps, fee_bps, stop_cooldown_s "
+						 "FROM sigmax.limits WHERE account_id = $1", 1, argtypes);
 	}
 	if (SPI_execute_snapshot(limits_plan, &arg, NULL, GetLatestSnapshot(), InvalidSnapshot,
 							 true, false, 1) != SPI_OK_SELECT)

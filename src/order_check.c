@@ -286,20 +286,6 @@ order_request_from_args(FunctionCallInfo fcinfo, OrderRequest *req)
 
 /* ---- reading the state a verdict depends on ---- */
 
-static SPIPlanPtr
-prepare_kept(SPIPlanPtr *slot, const char *sql, int nargs, Oid *types)
-{
-	if (*slot == NULL)
-	{
-		SPIPlanPtr	plan = SPI_prepare(sql, nargs, types);
-
-		if (plan == NULL)
-			elog(ERROR, "sigmax: SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-		SPI_keepplan(plan);
-		*slot = plan;
-	}
-	return *slot;
-}
 
 /*
  * Run a read after the account lock with the latest snapshot, so that it sees
@@ -353,10 +339,10 @@ order_load_context(const OrderRequest *req, bool dry_run, OrderContext *ctx)
 
 	args[0] = Int64GetDatum(req->account_id);
 	if (dry_run)
-		prepare_kept(&account_plan, "SELECT state, cash, sod_equity, sod_date, trading_mode "
+		sigmax_keep_plan(&account_plan, "SELECT state, cash, sod_equity, sod_date, trading_mode "
 					 "FROM sigmax.accounts WHERE account_id = $1", 1, types1);
 	else
-		prepare_kept(&account_lock_plan, "SELECT state, cash, sod_equity, sod_date, trading_mode "
+		sigmax_keep_plan(&account_lock_plan, "SELECT state, cash, sod_equity, sod_date, trading_mode "
 					 "FROM sigmax.accounts WHERE account_id = $1 FOR NO KEY UPDATE", 1, types1);
 	if (SPI_execute_plan(dry_run ? account_plan : account_lock_plan, args, NULL, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "sigmax: reading the account failed");
@@ -376,7 +362,7 @@ order_load_context(const OrderRequest *req, bool dry_run, OrderContext *ctx)
 		elog(ERROR, "sigmax: account " INT64_FORMAT " has no limits", req->account_id);
 
 	args[0] = CStringGetTextDatum(req->symbol);
-	prepare_kept(&instrument_plan,
+	sigmax_keep_plan(&instrument_plan,
 				 "SELECT i.exchange, i.tick_size, i.lot_size, i.min_qty, i.max_qty, i.min_notional, "
 				 "i.enabled, p.bid, p.ask, p.last, p.recorded_at, coalesce(v.state = 'reducing', false) "
 				 "FROM sigmax.instruments i LEFT JOIN sigmax.market_prices p "
@@ -411,7 +397,7 @@ order_load_context(const OrderRequest *req, bool dry_run, OrderContext *ctx)
 	{
 		args[0] = Int64GetDatum(req->account_id);
 		args[1] = CStringGetTextDatum(req->symbol);
-		prepare_kept(&stop_out_plan,
+		sigmax_keep_plan(&stop_out_plan,
 					 "SELECT max(closed_at) FROM sigmax.stops WHERE account_id = $1 AND symbol = $2 "
 					 "AND status = 'triggered'", 2, types2);
 		if (run_latest(stop_out_plan, args) != SPI_OK_SELECT)
@@ -425,7 +411,7 @@ order_load_context(const OrderRequest *req, bool dry_run, OrderContext *ctx)
 
 	args[0] = Int64GetDatum(req->account_id);
 	args[1] = CStringGetTextDatum(req->symbol);
-	prepare_kept(&book_plan,
+	sigmax_keep_plan(&book_plan,
 				 "SELECT coalesce((SELECT qty FROM sigmax.positions WHERE account_id = $1 AND symbol = $2), 0),"
 				 " w.buy_qty, w.sell_qty, w.n, w.notional, w.buy_notional, e.gross, e.value FROM"
 				 " (SELECT coalesce(sum(qty - filled_qty) FILTER (WHERE side = 'buy' AND symbol = $2), 0) AS buy_qty,"
@@ -471,7 +457,7 @@ order_load_context(const OrderRequest *req, bool dry_run, OrderContext *ctx)
 	if (req->client_order_id != NULL)
 	{
 		args[1] = CStringGetTextDatum(req->client_order_id);
-		prepare_kept(&duplicate_plan,
+		sigmax_keep_plan(&duplicate_plan,
 					 "SELECT order_id, symbol, side, order_type, qty, limit_price, status, "
 					 "coalesce(reason_code, ''), coalesce(reason, '') "
 					 "FROM sigmax.orders WHERE account_id = $1 AND client_order_id = $2", 2, types2);

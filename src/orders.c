@@ -35,19 +35,6 @@ static SPIPlanPtr rate_alert_plan = NULL;
 static SPIPlanPtr account_of_plan = NULL;
 static SPIPlanPtr lock_account_plan = NULL;
 
-static void
-kept(SPIPlanPtr *slot, const char *sql, int n, Oid *types)
-{
-	if (*slot == NULL)
-	{
-		SPIPlanPtr	plan = SPI_prepare(sql, n, types);
-
-		if (plan == NULL)
-			elog(ERROR, "sigmax: SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-		SPI_keepplan(plan);
-		*slot = plan;
-	}
-}
 
 /* Append "key": value, where value is a JSON number, string or null. */
 static void
@@ -136,7 +123,7 @@ check_protections(int64 account_id, TimestampTz at)
 	Oid			types[2] = {INT8OID, TIMESTAMPTZOID};
 	Datum		args[2] = {Int64GetDatum(account_id), TimestampTzGetDatum(at)};
 
-	kept(&protections_plan, "SELECT sigmax._check_protections($1, $2)", 2, types);
+	sigmax_keep_plan(&protections_plan, "SELECT sigmax._check_protections($1, $2)", 2, types);
 	if (SPI_execute_plan(protections_plan, args, NULL, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "sigmax: checking the protections failed");
 }
@@ -148,7 +135,7 @@ raise_rate_alert(int64 account_id, int per_minute)
 	Oid			types[2] = {INT8OID, INT4OID};
 	Datum		args[2] = {Int64GetDatum(account_id), Int32GetDatum(per_minute)};
 
-	kept(&rate_alert_plan,
+	sigmax_keep_plan(&rate_alert_plan,
 		 "SELECT sigmax._raise_alert('rate_limit', 'warning', $1, "
 		 "jsonb_build_object('orders_per_minute', $2))", 2, types);
 	if (SPI_execute_plan(rate_alert_plan, args, NULL, false, 1) != SPI_OK_SELECT)
@@ -219,7 +206,7 @@ order_entry(FunctionCallInfo fcinfo, bool dry_run, bool system_close)
 		Datum		args[3] = {Int64GetDatum(req.account_id), DateADTGetDatum(ctx.today),
 		NumericGetDatum(ctx.sod_equity)};
 
-		kept(&rollover_plan, "UPDATE sigmax.accounts SET sod_date = $2, sod_equity = $3 "
+		sigmax_keep_plan(&rollover_plan, "UPDATE sigmax.accounts SET sod_date = $2, sod_equity = $3 "
 			 "WHERE account_id = $1", 3, types);
 		if (SPI_execute_plan(rollover_plan, args, NULL, false, 0) != SPI_OK_UPDATE)
 			elog(ERROR, "sigmax: start-of-day rollover failed");
@@ -232,7 +219,7 @@ order_entry(FunctionCallInfo fcinfo, bool dry_run, bool system_close)
 		char		nulls[13] = "             ";
 		bool		isnull;
 
-		kept(&insert_plan,
+		sigmax_keep_plan(&insert_plan,
 			 "INSERT INTO sigmax.orders (account_id, symbol, side, order_type, qty, limit_price, "
 			 "client_order_id, status, reason_code, reason, reference_price, reduce_only, created_by) "
 			 "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING order_id",
@@ -341,19 +328,19 @@ sigmax_fill_order(PG_FUNCTION_ARGS)
 	MemoryContextSwitchTo(call_ctx);
 	/* Lock order of every order path: trading state, account row, order row. */
 	(void) sigmax_global_state(true);
-	kept(&account_of_plan, "SELECT account_id FROM sigmax.orders WHERE order_id = $1", 1, types);
+	sigmax_keep_plan(&account_of_plan, "SELECT account_id FROM sigmax.orders WHERE order_id = $1", 1, types);
 	if (SPI_execute_plan(account_of_plan, &arg, NULL, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "sigmax: reading the resting order failed");
 	if (SPI_processed == 1)
 	{
 		Datum		account = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 
-		kept(&lock_account_plan, "SELECT 1 FROM sigmax.accounts WHERE account_id = $1 FOR NO KEY UPDATE",
+		sigmax_keep_plan(&lock_account_plan, "SELECT 1 FROM sigmax.accounts WHERE account_id = $1 FOR NO KEY UPDATE",
 			 1, types);
 		if (SPI_execute_plan(lock_account_plan, &account, NULL, false, 1) != SPI_OK_SELECT)
 			elog(ERROR, "sigmax: locking the account failed");
 	}
-	kept(&resting_plan,
+	sigmax_keep_plan(&resting_plan,
 		 "SELECT account_id, symbol, side, qty - filled_qty, limit_price, client_order_id, "
 		 "reference_price, reduce_only "
 		 "FROM sigmax.orders WHERE order_id = $1 AND status = 'accepted' FOR UPDATE", 1, types);
