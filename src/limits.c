@@ -84,6 +84,7 @@ copy_limits(const AccountLimits *src)
 	dst->approval_notional = dup_numeric(src->approval_notional);
 	dst->slippage_bps = dup_numeric(src->slippage_bps);
 	dst->fee_bps = dup_numeric(src->fee_bps);
+	dst->max_drawdown_pct = dup_numeric(src->max_drawdown_pct);
 	return dst;
 }
 
@@ -149,7 +150,7 @@ sigmax_account_limits(int64 account_id)
 		sigmax_keep_plan(&limits_plan, "SELECT max_order_qty, max_order_notional, max_position_pct, "
 						 "max_exposure_pct, max_open_orders, max_daily_loss_pct, "
 						 "price_collar_pct, stale_price_ms, orders_per_minute, "
-						 "approval_notional, slippage_bps, fee_bps, stop_cooldown_s "
+						 "approval_notional, slippage_bps, fee_bps, stop_cooldown_s, max_drawdown_pct "
 						 "FROM sigmax.limits WHERE account_id = $1", 1, argtypes);
 	}
 	if (SPI_execute_snapshot(limits_plan, &arg, NULL, GetLatestSnapshot(), InvalidSnapshot,
@@ -174,6 +175,7 @@ sigmax_account_limits(int64 account_id)
 	fresh.slippage_bps = copy_numeric(tup, desc, 11);
 	fresh.fee_bps = copy_numeric(tup, desc, 12);
 	fresh.stop_cooldown_s = get_int(tup, desc, 13);
+	fresh.max_drawdown_pct = copy_numeric(tup, desc, 14);
 	SPI_freetuptable(SPI_tuptable);
 	result = copy_limits(&fresh);
 

@@ -30,6 +30,7 @@ typedef struct OrderContext
 	bool		paper;
 	Numeric		cash;
 	Numeric		sod_equity;		/* today's, after a rollover */
+	Numeric		peak_equity;
 	DateADT		sod_date;
 	DateADT		today;
 	bool		day_rolled;

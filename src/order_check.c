@@ -339,10 +339,10 @@ order_load_context(const OrderRequest *req, bool dry_run, OrderContext *ctx)
 
 	args[0] = Int64GetDatum(req->account_id);
 	if (dry_run)
-		sigmax_keep_plan(&account_plan, "SELECT state, cash, sod_equity, sod_date, trading_mode "
+		sigmax_keep_plan(&account_plan, "SELECT state, cash, sod_equity, sod_date, trading_mode, peak_equity "
 					 "FROM sigmax.accounts WHERE account_id = $1", 1, types1);
 	else
-		sigmax_keep_plan(&account_lock_plan, "SELECT state, cash, sod_equity, sod_date, trading_mode "
+		sigmax_keep_plan(&account_lock_plan, "SELECT state, cash, sod_equity, sod_date, trading_mode, peak_equity "
 					 "FROM sigmax.accounts WHERE account_id = $1 FOR NO KEY UPDATE", 1, types1);
 	if (SPI_execute_plan(dry_run ? account_plan : account_lock_plan, args, NULL, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "sigmax: reading the account failed");
@@ -356,6 +356,7 @@ order_load_context(const OrderRequest *req, bool dry_run, OrderContext *ctx)
 	ctx->sod_equity = col_numeric(3, &isnull);
 	ctx->sod_date = DatumGetDateADT(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 4, &isnull));
 	ctx->paper = strcmp(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 5), "paper") == 0;
+	ctx->peak_equity = col_numeric(6, &isnull);
 
 	ctx->limits = sigmax_account_limits(req->account_id);
 	if (ctx->limits == NULL)

@@ -128,6 +128,29 @@ check_protections(int64 account_id, TimestampTz at)
 		elog(ERROR, "sigmax: checking the protections failed");
 }
 
+/* True when a fill's cost could take the account to its daily-loss or drawdown limit. */
+static bool
+fill_may_trip(const OrderRequest *req, const OrderContext *ctx, Numeric price, Numeric fee)
+{
+	const AccountLimits *lim = ctx->limits;
+	Numeric		cost;
+	Numeric		after;
+
+	if (!ctx->has_price || ctx->peak_equity == NULL || lim->max_drawdown_pct == NULL ||
+		lim->max_daily_loss_pct == NULL)
+		return true;
+	/* equity after = equity + qty * (last - price) for a buy, qty * (price - last) for a sell, - fee */
+	cost = num_mul(req->qty, req->buy ? num_sub(price, ctx->last) : num_sub(ctx->last, price));
+	after = num_sub(num_sub(ctx->equity, cost), fee);
+	if (num_cmp(num_sub(after, ctx->sod_equity),
+				num_sub(num_from_int(0), num_mul(lim->max_daily_loss_pct, ctx->sod_equity))) <= 0)
+		return true;
+	if (num_sign(ctx->peak_equity) > 0 &&
+		num_cmp(num_div(num_sub(ctx->peak_equity, after), ctx->peak_equity), lim->max_drawdown_pct) >= 0)
+		return true;
+	return false;
+}
+
 /* Raise (or count again) the account's rate_limit alert. */
 static void
 raise_rate_alert(int64 account_id, int per_minute)
@@ -266,8 +289,13 @@ order_entry(FunctionCallInfo fcinfo, bool dry_run, bool system_close)
 				 : fill_now ? "order.filled" : "order.accepted",
 				 order_id, &req, status, &v, fill_now ? v.exec_price : NULL, fee);
 
-	/* Every fill re-evaluates the automatic protections (docs/protections.md). */
-	if (fill_now)
+	/*
+	 * Every fill re-evaluates the automatic protections (docs/protections.md).
+	 * A fill moves equity only by its cost against the mark (fee and the
+	 * spread paid), so the full evaluation runs when that cost could cross
+	 * the daily-loss or drawdown limit, or when there is no mark to tell.
+	 */
+	if (fill_now && fill_may_trip(&req, &ctx, v.exec_price, fee))
 		check_protections(req.account_id, ctx.now);
 	/* Repeated rate-limit rejections of one account raise an alert (counted per minute). */
 	if (v.reason == REASON_RATE_LIMIT)

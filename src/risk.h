@@ -62,6 +62,7 @@ typedef struct AccountLimits
 	Numeric		slippage_bps;
 	Numeric		fee_bps;
 	int32		stop_cooldown_s;
+	Numeric		max_drawdown_pct;
 } AccountLimits;
 
 /* shmem.c */
