@@ -695,6 +695,9 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	old_state text;
+	paused_at timestamptz;
+	kind text;
+	equity numeric;
 BEGIN
 	IF reason IS NOT NULL AND length(reason) > 500 THEN
 		RAISE EXCEPTION 'reason must be at most 500 characters' USING ERRCODE = '22023';
@@ -717,9 +720,29 @@ BEGIN
 		PERFORM sigmax._audit_write('system', 'state.' || new_state,
 			jsonb_build_object('scope', 'global', 'from', coalesce(old_state, 'active'), 'to', new_state, 'reason', reason));
 	ELSE
-		SELECT a.state INTO old_state FROM sigmax.accounts a WHERE a.account_id = _set_state.account_id FOR NO KEY UPDATE;
+		PERFORM sigmax._order_path_lock();
+		SELECT a.state, a.auto_paused_at, a.auto_pause_kind INTO old_state, paused_at, kind
+		  FROM sigmax.accounts a WHERE a.account_id = _set_state.account_id FOR NO KEY UPDATE;
 		IF NOT FOUND THEN
 			RAISE EXCEPTION 'account % does not exist', account_id USING ERRCODE = '22023';
+		END IF;
+		-- After an automatic pause a person re-enables trading, and not at once (RTS 6 Art. 15(3)).
+		IF paused_at IS NOT NULL AND new_state IN ('active', 'reducing') THEN
+			IF now() < paused_at + sigmax._resume_cooldown() THEN
+				RAISE EXCEPTION 'account % was paused automatically (%) at %; it can resume from %',
+					account_id, kind, paused_at, paused_at + sigmax._resume_cooldown()
+					USING ERRCODE = '55000',
+					DETAIL = 'sigmax.auto_pause_cooldown keeps an automatically paused account paused for a while.',
+					HINT = 'Review the evidence in the ledger (protection.' || kind || ') and resume after the cool-down.';
+			END IF;
+			-- A person re-enables it: the drawdown counts from here, the losing streak starts again.
+			SELECT a.cash + coalesce(sum(p.qty * coalesce(p.mark_price, p.avg_price)), 0) INTO equity
+			  FROM sigmax.accounts a LEFT JOIN sigmax.positions p ON p.account_id = a.account_id AND p.qty <> 0
+			 WHERE a.account_id = _set_state.account_id GROUP BY a.cash;
+			UPDATE sigmax.accounts a SET auto_paused_at = NULL, auto_pause_kind = NULL, loss_streak = 0,
+				peak_equity = equity
+			 WHERE a.account_id = _set_state.account_id;
+			reason := coalesce(reason, '') || ' (after automatic pause: ' || kind || '; peak equity re-based to ' || equity || ')';
 		END IF;
 		UPDATE sigmax.accounts a SET state = new_state, state_reason = reason, state_changed_at = now(),
 			state_changed_by = session_user WHERE a.account_id = _set_state.account_id;
@@ -742,30 +765,9 @@ COMMENT ON FUNCTION sigmax.pause(bigint, text) IS
 
 CREATE FUNCTION sigmax.resume(account_id bigint DEFAULT NULL)
 RETURNS void
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+LANGUAGE sql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-	paused_at timestamptz;
-	kind text;
-BEGIN
-	IF account_id IS NOT NULL THEN
-		SELECT a.auto_paused_at, a.auto_pause_kind INTO paused_at, kind
-		  FROM sigmax.accounts a WHERE a.account_id = resume.account_id FOR NO KEY UPDATE;
-		-- After an automatic pause a person re-enables trading, and not at once (RTS 6 Art. 15(3)).
-		IF paused_at IS NOT NULL AND now() < paused_at + sigmax._resume_cooldown() THEN
-			RAISE EXCEPTION 'account % was paused automatically (%) at %; it can resume from %',
-				account_id, kind, paused_at, paused_at + sigmax._resume_cooldown()
-				USING ERRCODE = '55000',
-				DETAIL = 'sigmax.auto_pause_cooldown keeps an automatically paused account paused for a while.',
-				HINT = 'Review the evidence in the ledger (protection.' || kind || ') and resume after the cool-down.';
-		END IF;
-		UPDATE sigmax.accounts a SET auto_paused_at = NULL, auto_pause_kind = NULL
-		 WHERE a.account_id = resume.account_id;
-	END IF;
-	PERFORM sigmax._set_state(account_id, 'active', 'resumed');
-END
-$$;
+AS $$ SELECT sigmax._set_state(account_id, 'active', 'resumed') $$;
 
 COMMENT ON FUNCTION sigmax.resume(bigint) IS
 'Return an account (NULL: the database-wide state) to active trading.';
@@ -854,6 +856,8 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	o record;
+	acct bigint;
+	may_add boolean;
 	n integer := 0;
 BEGIN
 	IF exchange IS NULL OR exchange !~ '^[a-z0-9_]{1,32}$' THEN
@@ -889,51 +893,65 @@ BEGIN
 		RETURN 0;   -- older than the price already recorded: neither stored nor acted on
 	END IF;
 
+	-- One pass over the accounts this price concerns, in ascending order, each under
+	-- the order path's locks (trading state, account row, then its orders and positions):
+	-- fill its resting orders the price crosses, mark its positions, run its stops,
+	-- re-evaluate its protections. Record one price per transaction: each locks its
+	-- market_prices row until commit.
+	FOR acct IN SELECT u.account_id FROM (
+	                SELECT x.account_id FROM sigmax.orders x JOIN sigmax.instruments i ON i.symbol = x.symbol
+	                 WHERE x.symbol = record_price.symbol AND i.exchange = record_price.exchange
+	                   AND x.status = 'accepted' AND x.order_type = 'limit'
+	                   AND ((x.side = 'buy' AND x.limit_price >= coalesce(record_price.ask, record_price.last))
+	                     OR (x.side = 'sell' AND x.limit_price <= coalesce(record_price.bid, record_price.last)))
+	                UNION
+	                SELECT p.account_id FROM sigmax.positions p JOIN sigmax.instruments i ON i.symbol = p.symbol
+	                 WHERE p.symbol = record_price.symbol AND i.exchange = record_price.exchange AND p.qty <> 0) u
+	             ORDER BY u.account_id
+	LOOP
+		PERFORM sigmax._order_path_lock();
+		SELECT a.state = 'active' AND a.trading_mode = 'paper' AND sigmax._global_state() = 'active'
+		       AND NOT EXISTS (SELECT 1 FROM sigmax.venue_state v
+		                        WHERE v.exchange = record_price.exchange AND v.state = 'reducing')
+		  INTO may_add
+		  FROM sigmax.accounts a WHERE a.account_id = acct FOR NO KEY UPDATE;
+		-- Resting orders fill at their limit or better; while the account, the market or the
+		-- venue is not active, only those placed to reduce a position do.
+		FOR o IN SELECT x.order_id, x.side, x.limit_price FROM sigmax.orders x
+		          WHERE x.account_id = acct AND x.symbol = record_price.symbol
+		            AND x.status = 'accepted' AND x.order_type = 'limit' AND (may_add OR x.reduce_only)
+		            AND ((x.side = 'buy' AND x.limit_price >= coalesce(record_price.ask, record_price.last))
+		              OR (x.side = 'sell' AND x.limit_price <= coalesce(record_price.bid, record_price.last)))
+		          ORDER BY x.order_id
+		LOOP
+			IF (SELECT a.trading_mode = 'paper' FROM sigmax.accounts a WHERE a.account_id = acct)
+			   AND sigmax._fill_order(o.order_id,
+				CASE WHEN o.side = 'buy' THEN least(o.limit_price, coalesce(record_price.ask, record_price.last))
+				     ELSE greatest(o.limit_price, coalesce(record_price.bid, record_price.last)) END) THEN
+				n := n + 1;
+			END IF;
+		END LOOP;
+		UPDATE sigmax.positions p
+		   SET mark_price = record_price.last, unrealized_pnl = p.qty * (record_price.last - p.avg_price),
+		       marked_at = record_price.at
+		 WHERE p.account_id = acct AND p.symbol = record_price.symbol AND p.qty <> 0;
+		PERFORM sigmax._run_stops(acct, record_price.symbol, record_price.bid, record_price.ask,
+			record_price.last, record_price.at);
+		PERFORM sigmax._check_protections(acct, record_price.at);
+	END LOOP;
+
 	-- A venue that answers again, with at most 5 errors in the last minute, has recovered.
+	-- (Ledgered last: the system stream's lock comes after the trading-state lock.)
 	IF EXISTS (SELECT 1 FROM sigmax.venue_state v WHERE v.exchange = record_price.exchange AND v.state = 'reducing')
 	   AND (SELECT count(*) FROM sigmax.venue_errors e
 	         WHERE e.exchange = record_price.exchange AND e.at > now() - interval '1 minute') <= 5 THEN
+		PERFORM sigmax._order_path_lock();
 		UPDATE sigmax.venue_state v SET state = 'active', since = now()
 		 WHERE v.exchange = record_price.exchange AND v.state = 'reducing';
 		IF FOUND THEN
 			PERFORM sigmax._audit_write('system', 'venue.recovered', jsonb_build_object('exchange', exchange));
 		END IF;
 	END IF;
-
-	-- Resting limit orders the new price crosses fill at their limit (or better).
-	FOR o IN SELECT x.order_id, x.side, x.limit_price
-	           FROM sigmax.orders x JOIN sigmax.instruments i ON i.symbol = x.symbol
-	           JOIN sigmax.accounts a ON a.account_id = x.account_id
-	          WHERE x.symbol = record_price.symbol AND i.exchange = record_price.exchange
-	            AND x.status = 'accepted' AND x.order_type = 'limit' AND a.trading_mode = 'paper'
-	            AND ((x.side = 'buy' AND x.limit_price >= coalesce(record_price.ask, record_price.last))
-	              OR (x.side = 'sell' AND x.limit_price <= coalesce(record_price.bid, record_price.last)))
-	          ORDER BY x.order_id
-	LOOP
-		IF sigmax._fill_order(o.order_id,
-			CASE WHEN o.side = 'buy' THEN least(o.limit_price, coalesce(record_price.ask, record_price.last))
-			     ELSE greatest(o.limit_price, coalesce(record_price.bid, record_price.last)) END) THEN
-			n := n + 1;
-		END IF;
-	END LOOP;
-
-	-- Mark every open position in the symbol to market, then re-evaluate its account;
-	-- account by account, in the order path's lock order (state, account, position).
-	FOR o IN SELECT DISTINCT p.account_id
-	           FROM sigmax.positions p JOIN sigmax.instruments i ON i.symbol = p.symbol
-	          WHERE p.symbol = record_price.symbol AND i.exchange = record_price.exchange AND p.qty <> 0
-	          ORDER BY p.account_id
-	LOOP
-		PERFORM sigmax._order_path_lock();
-		PERFORM 1 FROM sigmax.accounts a WHERE a.account_id = o.account_id FOR NO KEY UPDATE;
-		UPDATE sigmax.positions p
-		   SET mark_price = record_price.last, unrealized_pnl = p.qty * (record_price.last - p.avg_price),
-		       marked_at = record_price.at
-		 WHERE p.account_id = o.account_id AND p.symbol = record_price.symbol AND p.qty <> 0;
-		PERFORM sigmax._run_stops(o.account_id, record_price.symbol, record_price.bid, record_price.ask,
-			record_price.last, record_price.at);
-		PERFORM sigmax._check_protections(o.account_id, record_price.at);
-	END LOOP;
 	RETURN n;
 END
 $$;
@@ -981,6 +999,7 @@ CREATE TABLE sigmax.alerts (
 	severity        text        NOT NULL CHECK (severity IN ('info', 'warning', 'critical')),
 	kind            text        NOT NULL,
 	account_id      bigint,
+	subject         text,
 	detail          jsonb       NOT NULL DEFAULT '{}',
 	repeat_count    integer     NOT NULL DEFAULT 1,
 	acknowledged_by text,
@@ -1001,7 +1020,8 @@ AS 'MODULE_PATHNAME', 'sigmax_resume_cooldown';
 
 COMMENT ON FUNCTION sigmax._resume_cooldown() IS 'Internal: sigmax.auto_pause_cooldown as an interval.';
 
-CREATE FUNCTION sigmax._raise_alert(kind text, severity text, account_id bigint, detail jsonb)
+CREATE FUNCTION sigmax._raise_alert(kind text, severity text, account_id bigint, detail jsonb,
+	subject text DEFAULT NULL)
 RETURNS bigint
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
@@ -1009,25 +1029,30 @@ AS $$
 DECLARE
 	id bigint;
 BEGIN
-	-- One alert per kind and account per minute: a repeat is counted, not sent again.
-	UPDATE sigmax.alerts a
-	   SET repeat_count = a.repeat_count + 1, last_raised_at = now(), detail = _raise_alert.detail
+	-- One alert per kind, account and subject (a venue, a symbol) per minute: a repeat
+	-- is counted, not sent again. The newest match is the one counted.
+	SELECT a.alert_id INTO id FROM sigmax.alerts a
 	 WHERE a.kind = _raise_alert.kind AND a.account_id IS NOT DISTINCT FROM _raise_alert.account_id
+	   AND a.subject IS NOT DISTINCT FROM _raise_alert.subject
 	   AND a.raised_at > now() - interval '1 minute' AND a.acknowledged_at IS NULL
-	RETURNING a.alert_id INTO id;
+	 ORDER BY a.raised_at DESC LIMIT 1
+	   FOR UPDATE;
 	IF FOUND THEN
+		UPDATE sigmax.alerts a SET repeat_count = a.repeat_count + 1, last_raised_at = now(),
+			detail = _raise_alert.detail
+		 WHERE a.alert_id = id;
 		RETURN id;
 	END IF;
-	INSERT INTO sigmax.alerts (severity, kind, account_id, detail)
-	VALUES (severity, kind, account_id, detail)
+	INSERT INTO sigmax.alerts (severity, kind, account_id, subject, detail)
+	VALUES (severity, kind, account_id, subject, detail)
 	RETURNING alert_id INTO id;
 	PERFORM pg_notify('sigmax_alerts', jsonb_build_object('alert_id', id, 'kind', kind,
-		'severity', severity, 'account_id', account_id, 'detail', detail)::text);
+		'severity', severity, 'account_id', account_id, 'subject', subject, 'detail', detail)::text);
 	RETURN id;
 END
 $$;
 
-COMMENT ON FUNCTION sigmax._raise_alert(text, text, bigint, jsonb) IS
+COMMENT ON FUNCTION sigmax._raise_alert(text, text, bigint, jsonb, text) IS
 'Internal: raise (or count again) an alert; NOTIFY sigmax_alerts at commit.';
 
 CREATE FUNCTION sigmax.acknowledge_alert(alert_id bigint)
@@ -1038,7 +1063,7 @@ AS $$
 DECLARE
 	a sigmax.alerts;
 BEGIN
-	SELECT * INTO a FROM sigmax.alerts x WHERE x.alert_id = acknowledge_alert.alert_id FOR UPDATE;
+	SELECT * INTO a FROM sigmax.alerts x WHERE x.alert_id = acknowledge_alert.alert_id;
 	IF NOT FOUND THEN
 		RAISE EXCEPTION 'alert % does not exist', acknowledge_alert.alert_id USING ERRCODE = '22023';
 	END IF;
@@ -1046,10 +1071,14 @@ BEGIN
 		RAISE EXCEPTION 'alert % was already acknowledged by % at %', a.alert_id, a.acknowledged_by, a.acknowledged_at
 			USING ERRCODE = '55000';
 	END IF;
-	UPDATE sigmax.alerts x SET acknowledged_by = session_user, acknowledged_at = now()
-	 WHERE x.alert_id = a.alert_id;
+	-- The system stream's lock first, then the alert row: the order raisers take them in.
 	PERFORM sigmax._audit_write('system', 'alert.acknowledged',
 		jsonb_build_object('alert_id', a.alert_id, 'kind', a.kind, 'account_id', a.account_id));
+	UPDATE sigmax.alerts x SET acknowledged_by = session_user, acknowledged_at = now()
+	 WHERE x.alert_id = a.alert_id AND x.acknowledged_at IS NULL;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'alert % was already acknowledged', a.alert_id USING ERRCODE = '55000';
+	END IF;
 END
 $$;
 
@@ -1154,7 +1183,7 @@ BEGIN
 		RETURN NULL;
 	END IF;
 
-	PERFORM sigmax._auto_pause(a.account_id, kind, evidence, kind = 'daily_loss');
+	PERFORM sigmax._auto_pause(a.account_id, kind, evidence, true);
 	RETURN kind;
 END
 $$;
@@ -1226,7 +1255,7 @@ BEGIN
 		IF streak >= max_streak AND state NOT IN ('paused', 'halted') THEN
 			PERFORM sigmax._auto_pause(NEW.account_id, 'loss_streak',
 				jsonb_build_object('losing_trades', streak, 'max_loss_streak', max_streak,
-				                   'last_fill_id', NEW.fill_id, 'last_realized_pnl', NEW.realized_pnl), false);
+				                   'last_fill_id', NEW.fill_id, 'last_realized_pnl', NEW.realized_pnl), true);
 		END IF;
 	END IF;
 
@@ -1250,12 +1279,18 @@ BEGIN
 	VALUES (NEW.account_id, NEW.symbol, dir, pos.avg_price, round(price, 12),
 	        CASE WHEN is_trailing THEN pct END, pos.avg_price)
 	ON CONFLICT (account_id, symbol) WHERE status = 'active' DO UPDATE
-	   SET entry_price = EXCLUDED.entry_price, stop_price = EXCLUDED.stop_price, trail_pct = EXCLUDED.trail_pct,
-	       best_price = EXCLUDED.best_price
-	RETURNING s.stop_id INTO id;
+	   SET entry_price = EXCLUDED.entry_price, trail_pct = EXCLUDED.trail_pct,
+	       -- a trailing stop that moved never moves back when the position grows
+	       stop_price = CASE WHEN s.trail_pct IS NULL THEN EXCLUDED.stop_price
+	                         WHEN s.direction = 'long' THEN greatest(s.stop_price, EXCLUDED.stop_price)
+	                         ELSE least(s.stop_price, EXCLUDED.stop_price) END,
+	       best_price = CASE WHEN s.trail_pct IS NULL THEN EXCLUDED.best_price
+	                         WHEN s.direction = 'long' THEN greatest(s.best_price, EXCLUDED.best_price)
+	                         ELSE least(s.best_price, EXCLUDED.best_price) END
+	RETURNING s.stop_id, s.stop_price INTO id, price;
 	PERFORM sigmax._audit_write('account:' || NEW.account_id, 'stop.set',
 		jsonb_build_object('stop_id', id, 'symbol', NEW.symbol, 'direction', dir, 'entry_price', pos.avg_price,
-		                   'stop_price', round(price, 12), 'trailing', is_trailing, 'fill_id', NEW.fill_id));
+		                   'stop_price', price, 'trailing', is_trailing, 'fill_id', NEW.fill_id));
 	RETURN NULL;
 END
 $$;
@@ -1284,6 +1319,8 @@ DECLARE
 	qty numeric;
 	hit numeric;
 	r record;
+	o record;
+	evidence jsonb;
 	n integer := 0;
 BEGIN
 	FOR st IN SELECT * FROM sigmax.stops s
@@ -1306,21 +1343,41 @@ BEGIN
 		END IF;
 		SELECT abs(p.qty) INTO qty FROM sigmax.positions p
 		 WHERE p.account_id = st.account_id AND p.symbol = st.symbol;
-		UPDATE sigmax.stops s SET status = 'triggered', closed_at = now(), trigger_price = hit WHERE s.stop_id = st.stop_id;
 		IF coalesce(qty, 0) = 0 THEN
+			UPDATE sigmax.stops s SET status = 'cancelled', closed_at = now() WHERE s.stop_id = st.stop_id;
 			CONTINUE;
 		END IF;
+		-- The account's working orders in the symbol go first: a resting sell would make the
+		-- close exceed the position, a resting buy would re-enter.
+		FOR o IN SELECT x.order_id, x.side, x.qty, x.status FROM sigmax.orders x
+		          WHERE x.account_id = st.account_id AND x.symbol = st.symbol
+		            AND x.status IN ('accepted', 'pending_approval')
+		          ORDER BY x.order_id FOR UPDATE
+		LOOP
+			UPDATE sigmax.orders x SET status = 'cancelled', reason = 'stop-loss', updated_at = now()
+			 WHERE x.order_id = o.order_id;
+			PERFORM sigmax._audit_write('account:' || st.account_id, 'order.cancelled',
+				jsonb_build_object('order_id', o.order_id, 'symbol', st.symbol, 'side', o.side, 'qty', o.qty,
+				                   'previous_status', o.status, 'by', 'stop-loss'));
+		END LOOP;
+		-- '#' is refused in a trader's client_order_id: this id is sigmax's own.
 		SELECT * INTO r FROM sigmax._submit_system_order(st.account_id, st.symbol,
-			CASE WHEN st.direction = 'long' THEN 'sell' ELSE 'buy' END, qty, 'market', NULL, 'stop-' || st.stop_id);
-		UPDATE sigmax.stops s SET close_order_id = r.order_id WHERE s.stop_id = st.stop_id;
-		PERFORM sigmax._audit_write('account:' || st.account_id, 'stop.triggered',
-			jsonb_build_object('stop_id', st.stop_id, 'symbol', st.symbol, 'direction', st.direction,
-			                   'entry_price', st.entry_price, 'stop_price', st.stop_price, 'trigger_price', hit,
-			                   'last', last, 'at', at, 'close_order_id', r.order_id, 'close_status', r.status,
-			                   'close_reason_code', r.reason_code));
-		PERFORM sigmax._raise_alert('stop_loss', 'warning', st.account_id,
-			jsonb_build_object('stop_id', st.stop_id, 'symbol', st.symbol, 'stop_price', st.stop_price,
-			                   'trigger_price', hit, 'close_status', r.status));
+			CASE WHEN st.direction = 'long' THEN 'sell' ELSE 'buy' END, qty, 'market', NULL, 'stop#' || st.stop_id);
+		evidence := jsonb_build_object('stop_id', st.stop_id, 'symbol', st.symbol, 'direction', st.direction,
+			'entry_price', st.entry_price, 'stop_price', st.stop_price, 'trigger_price', hit,
+			'last', last, 'at', at, 'close_order_id', r.order_id, 'close_status', r.status,
+			'close_reason_code', r.reason_code);
+		IF r.status IN ('filled', 'accepted') THEN
+			UPDATE sigmax.stops s SET status = 'triggered', closed_at = now(), trigger_price = hit,
+				close_order_id = r.order_id
+			 WHERE s.stop_id = st.stop_id;
+			PERFORM sigmax._audit_write('account:' || st.account_id, 'stop.triggered', evidence);
+			PERFORM sigmax._raise_alert('stop_loss', 'warning', st.account_id, evidence, st.symbol);
+		ELSE
+			-- The close did not go through: the stop stays armed, a person must look now.
+			PERFORM sigmax._audit_write('account:' || st.account_id, 'stop.failed', evidence);
+			PERFORM sigmax._auto_pause(st.account_id, 'stop_failed', evidence, false);
+		END IF;
 		n := n + 1;
 	END LOOP;
 	RETURN n;
@@ -1379,7 +1436,7 @@ BEGIN
 				jsonb_build_object('exchange', exchange, 'errors_last_minute', n, 'last_error', left(detail, 200)));
 		END IF;
 		PERFORM sigmax._raise_alert('venue_errors', 'critical', NULL,
-			jsonb_build_object('exchange', exchange, 'errors_last_minute', n, 'last_error', left(detail, 200)));
+			jsonb_build_object('exchange', exchange, 'errors_last_minute', n, 'last_error', left(detail, 200)), exchange);
 	END IF;
 	RETURN n;
 END
@@ -1404,7 +1461,7 @@ SELECT a.account_id, a.name, a.state, a.auto_pause_kind, a.auto_paused_at,
   LEFT JOIN LATERAL (
 	SELECT sum(x.qty * coalesce(x.mark_price, x.avg_price)) AS value,
 	       sum(x.realized_pnl) AS realized,
-	       sum(coalesce(x.unrealized_pnl, 0)) AS unrealized
+	       sum(coalesce(x.unrealized_pnl, 0)) FILTER (WHERE x.qty <> 0) AS unrealized
 	  FROM sigmax.positions x WHERE x.account_id = a.account_id) p ON true;
 
 COMMENT ON VIEW sigmax.account_pnl IS

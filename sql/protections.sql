@@ -37,6 +37,13 @@ SELECT sigmax.resume(:daily);
 \set VERBOSITY default
 SELECT sigmax.trading_state(:daily), auto_paused_at IS NOT NULL AS auto_paused FROM sigmax.accounts WHERE account_id = :daily;
 
+-- while paused, a resting order that would add risk does not fill; reduce-only cannot lift the pause
+SELECT sigmax.record_price('binance', 'BTC/USDT', 29500, 29500, 29500);
+\set VERBOSITY sqlstate
+SELECT sigmax.set_reduce_only(:daily, true);
+SELECT sigmax.set_reduce_only(:daily, false);
+\set VERBOSITY default
+
 -- the day rolls over at 00:00 UTC: a new start-of-day equity, and the pause stays
 UPDATE sigmax.accounts SET sod_date = sod_date - 1 WHERE account_id = :daily;   -- as if the day had changed
 SELECT sigmax.record_price('binance', 'BTC/USDT', 29400, 29400, 29400);
@@ -75,7 +82,21 @@ SELECT payload->>'stop_price' AS stop_price, payload->>'trigger_price' AS trigge
        payload->>'close_status' AS close_status
   FROM sigmax.audit_log WHERE stream = 'account:' || :stopper AND action = 'stop.triggered';
 SELECT sigmax.record_price('binance', 'BTC/USDT', 49000, 49000, 49000);   -- again: closed once
-SELECT count(*) AS close_orders FROM sigmax.orders WHERE account_id = :stopper AND client_order_id LIKE 'stop-%';
+SELECT count(*) AS close_orders FROM sigmax.orders WHERE account_id = :stopper AND client_order_id LIKE 'stop#%';
+
+-- a resting take-profit on the closing side is cancelled first, so the close still goes through
+SELECT sigmax.record_price('binance', 'BTC/USDT', 50000, 50000, 50000);
+SELECT sigmax.create_account('takeprofit', 100000) AS tp \gset
+SELECT sigmax.set_limits(:tp, '{"stop_loss_pct": 0.015}');
+SELECT status FROM sigmax.submit_order(:tp, 'BTC/USDT', 'buy', 0.01);
+SELECT status FROM sigmax.submit_order(:tp, 'BTC/USDT', 'sell', 0.01, 'limit', 52000);
+SELECT sigmax.record_price('binance', 'BTC/USDT', 49000, 49000, 49000);
+SELECT side, order_type, status, reason FROM sigmax.orders WHERE account_id = :tp ORDER BY order_id;
+SELECT status FROM sigmax.stops WHERE account_id = :tp;
+-- sigmax's close ids cannot be taken by a trader
+\set VERBOSITY sqlstate
+SELECT * FROM sigmax.submit_order(:tp, 'BTC/USDT', 'buy', 0.01, 'market', NULL, 'stop#999');
+\set VERBOSITY default
 
 -- a short's stop is above entry; a price gapping through it closes at the gapped price
 SELECT sigmax.record_price('binance', 'BTC/USDT', 50000, 50000, 50000);
@@ -84,7 +105,7 @@ SELECT sigmax.set_limits(:gapper, '{"stop_loss_pct": 0.015}');
 SELECT status FROM sigmax.submit_order(:gapper, 'BTC/USDT', 'sell', 0.01);
 SELECT direction, stop_price FROM sigmax.stops WHERE account_id = :gapper;
 SELECT sigmax.record_price('binance', 'BTC/USDT', 51990, 52000, 51995);   -- gaps from 50000 through 50750
-SELECT side, status, avg_fill_price FROM sigmax.orders WHERE account_id = :gapper AND client_order_id LIKE 'stop-%';
+SELECT side, status, avg_fill_price FROM sigmax.orders WHERE account_id = :gapper AND client_order_id LIKE 'stop#%';
 
 -- a trailing stop follows the best price
 SELECT sigmax.record_price('binance', 'BTC/USDT', 50000, 50000, 50000);
@@ -97,6 +118,12 @@ SELECT sigmax.record_price('binance', 'BTC/USDT', 51300, 51300, 51300);
 SELECT status FROM sigmax.stops WHERE account_id = :trailer;
 SELECT sigmax.record_price('binance', 'BTC/USDT', 51220, 51220, 51220);
 SELECT status, trigger_price FROM sigmax.stops WHERE account_id = :trailer;
+-- adding to the position never moves a trailing stop back
+SELECT status FROM sigmax.submit_order(:trailer, 'BTC/USDT', 'buy', 0.01);
+SELECT sigmax.record_price('binance', 'BTC/USDT', 56000, 56000, 56000);
+SELECT stop_price FROM sigmax.stops WHERE account_id = :trailer AND status = 'active';
+SELECT status FROM sigmax.submit_order(:trailer, 'BTC/USDT', 'buy', 0.01);
+SELECT stop_price FROM sigmax.stops WHERE account_id = :trailer AND status = 'active';
 SELECT kind, count(*) FROM sigmax.alerts WHERE kind = 'stop_loss' GROUP BY kind;
 
 -- a streak of losing closed trades (3 by default) pauses the account
@@ -137,6 +164,13 @@ SELECT action FROM sigmax.audit_log WHERE stream = 'system' AND action LIKE 'ven
 \set VERBOSITY sqlstate
 SELECT sigmax.record_venue_error('Binance!', 'x');
 \set VERBOSITY default
+
+-- after the cool-down a person resumes the account: drawdown counts from there, the streak restarts
+UPDATE sigmax.accounts SET auto_paused_at = auto_paused_at - interval '31 minutes' WHERE account_id = :streak;  -- as if 31 minutes had passed
+SELECT sigmax.resume(:streak);
+SELECT state, loss_streak, auto_paused_at IS NULL AS cleared,
+       round(peak_equity, 2) = round((SELECT equity FROM sigmax.account_pnl WHERE account_id = :streak), 2) AS peak_rebased
+  FROM sigmax.accounts WHERE account_id = :streak;
 
 -- alerts: one per kind and account per minute, repeats counted; acknowledged by a person
 SELECT sigmax._raise_alert('rate_limit', 'warning', :peak, '{"n": 1}') = sigmax._raise_alert('rate_limit', 'warning', :peak, '{"n": 2}') AS deduplicated;

@@ -82,7 +82,7 @@ typedef struct Verdict
 
 /* order_check.c */
 extern bool order_symbol_valid(const char *s, int len);
-extern void order_request_from_args(FunctionCallInfo fcinfo, OrderRequest *req);
+extern void order_request_from_args(FunctionCallInfo fcinfo, OrderRequest *req, bool system_close);
 extern void order_load_context(const OrderRequest *req, bool dry_run, OrderContext *ctx);
 extern void order_decide(const OrderRequest *req, const OrderContext *ctx, bool dry_run, Verdict *v);
 

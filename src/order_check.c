@@ -188,13 +188,14 @@ order_symbol_valid(const char *s, int len)
  * side, qty, order_type, limit_price, client_order_id).
  */
 void
-order_request_from_args(FunctionCallInfo fcinfo, OrderRequest *req)
+order_request_from_args(FunctionCallInfo fcinfo, OrderRequest *req, bool system_close)
 {
 	text	   *t;
 	char	   *side;
 	char	   *type;
 
 	memset(req, 0, sizeof(*req));
+	req->system_close = system_close;
 	require_arg(PG_ARGISNULL(0), "account_id");
 	require_arg(PG_ARGISNULL(1), "symbol");
 	require_arg(PG_ARGISNULL(2), "side");
@@ -274,8 +275,9 @@ order_request_from_args(FunctionCallInfo fcinfo, OrderRequest *req)
 		{
 			char		c = VARDATA_ANY(t)[i];
 
+			/* '#' is sigmax's own (stop#<id>): no trader can take a system close's id. */
 			if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-				  c == '-' || c == '_' || c == '.' || c == ':'))
+				  c == '-' || c == '_' || c == '.' || c == ':' || (c == '#' && system_close)))
 				ereport(ERROR,
 						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 						 errmsg("client_order_id may contain only letters, digits and \"-_.:\"")));
@@ -451,7 +453,7 @@ order_load_context(const OrderRequest *req, bool dry_run, OrderContext *ctx)
 			elog(ERROR, "sigmax: the clock is out of range");
 		ctx->today = date2j(tm.tm_year, tm.tm_mon, tm.tm_mday) - POSTGRES_EPOCH_JDATE;
 	}
-	ctx->day_rolled = ctx->sod_date != ctx->today;
+	ctx->day_rolled = ctx->today > ctx->sod_date;
 	if (ctx->day_rolled)
 		ctx->sod_equity = ctx->equity;
 
@@ -566,14 +568,16 @@ order_decide(const OrderRequest *req, const OrderContext *ctx, bool dry_run, Ver
 	if (v->exec_price != NULL)
 		v->notional = num_mul(req->qty, req->market ? v->exec_price : req->limit_price);
 
-	if (!ctx->instrument_found || !ctx->enabled)
+	if (!ctx->instrument_found || (!ctx->enabled && !req->system_close))
 	{
 		reject(v, REASON_UNKNOWN_INSTRUMENT, "%s is not a tradable instrument",
 			   req->symbol);
 		return;
 	}
-	if (!num_is_multiple(req->qty, ctx->lot_size) || num_cmp(req->qty, ctx->min_qty) < 0 ||
-		(ctx->max_qty && num_cmp(req->qty, ctx->max_qty) > 0))
+	/* A close of the whole position is never refused for its size: the position exists. */
+	if (!req->system_close &&
+		(!num_is_multiple(req->qty, ctx->lot_size) || num_cmp(req->qty, ctx->min_qty) < 0 ||
+		 (ctx->max_qty && num_cmp(req->qty, ctx->max_qty) > 0)))
 	{
 		reject(v, REASON_LOT_SIZE, "qty %s is not a multiple of the lot size %s between %s and %s",
 			   num_text(req->qty), num_text(ctx->lot_size), num_text(ctx->min_qty),
@@ -586,7 +590,7 @@ order_decide(const OrderRequest *req, const OrderContext *ctx, bool dry_run, Ver
 			   num_text(req->limit_price), num_text(ctx->tick_size));
 		return;
 	}
-	if (v->notional != NULL && num_cmp(v->notional, ctx->min_notional) < 0)
+	if (!req->system_close && v->notional != NULL && num_cmp(v->notional, ctx->min_notional) < 0)
 	{
 		reject(v, REASON_MIN_NOTIONAL, "notional %s is below the minimum %s",
 			   num_text(v->notional), num_text(ctx->min_notional));
@@ -636,8 +640,9 @@ order_decide(const OrderRequest *req, const OrderContext *ctx, bool dry_run, Ver
 			   " with other parameters", req->client_order_id, ctx->dup_order_id);
 		return;
 	}
+	/* A system close is judged by the price that fired it, however late it arrived. */
 	if (!ctx->has_price ||
-		ctx->now - ctx->price_at > (int64) lim->stale_price_ms * 1000)
+		(!req->system_close && ctx->now - ctx->price_at > (int64) lim->stale_price_ms * 1000))
 	{
 		if (req->market || !v->reducing)
 		{

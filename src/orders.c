@@ -12,6 +12,7 @@
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
+#include "utils/datetime.h"
 #include "utils/json.h"
 #include "utils/jsonb.h"
 
@@ -188,8 +189,7 @@ order_entry(FunctionCallInfo fcinfo, bool dry_run, bool system_close)
 	int64		order_id;
 	Numeric		fee = NULL;
 
-	order_request_from_args(fcinfo, &req);
-	req.system_close = system_close;
+	order_request_from_args(fcinfo, &req, system_close);
 	sigmax_require_preload(dry_run ? "sigmax.check_order" : "sigmax.submit_order");
 
 	if (SPI_connect() != SPI_OK_CONNECT)
@@ -233,6 +233,22 @@ order_entry(FunctionCallInfo fcinfo, bool dry_run, bool system_close)
 			 "WHERE account_id = $1", 3, types);
 		if (SPI_execute_plan(rollover_plan, args, NULL, false, 0) != SPI_OK_UPDATE)
 			elog(ERROR, "sigmax: start-of-day rollover failed");
+		{
+			char		stream[40];
+			char	   *payload;
+			int			y,
+						m,
+						d;
+
+			/* The UTC date in ISO form, whatever the session's DateStyle. */
+			j2date(ctx.today + POSTGRES_EPOCH_JDATE, &y, &m, &d);
+			snprintf(stream, sizeof(stream), "account:" INT64_FORMAT, req.account_id);
+			payload = psprintf("{\"date\": \"%04d-%02d-%02d\", \"sod_equity\": %s, \"by\": \"order\"}",
+							   y, m, d,
+							   DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(ctx.sod_equity))));
+			sigmax_audit_write(stream, "day.rollover",
+							   DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(payload))));
+		}
 	}
 
 	{

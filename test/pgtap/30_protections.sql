@@ -58,14 +58,14 @@ SELECT pg_temp.price(49250);
 SELECT is((SELECT status FROM sigmax.stops WHERE account_id = :long_id), 'triggered', 'at the stop: triggered');
 SELECT is((SELECT qty FROM sigmax.positions WHERE account_id = :long_id)::numeric, 0::numeric, 'the position is closed');
 SELECT pg_temp.price(49000);
-SELECT is((SELECT count(*)::int FROM sigmax.orders WHERE account_id = :long_id AND client_order_id LIKE 'stop-%'), 1, 'closed once');
+SELECT is((SELECT count(*)::int FROM sigmax.orders WHERE account_id = :long_id AND client_order_id LIKE 'stop#%'), 1, 'closed once');
 
 SELECT pg_temp.holder('short', 100000, -0.01, '{"stop_loss_pct": 0.015}') AS short_id \gset
 SELECT is((SELECT stop_price FROM sigmax.stops WHERE account_id = :short_id)::numeric, 50750::numeric, 'a short stops 1.5% above entry');
 SELECT pg_temp.price(50749.99);
 SELECT is((SELECT status FROM sigmax.stops WHERE account_id = :short_id), 'active', 'a short stop just below: active');
 SELECT sigmax.record_price('binance', 'BTC/USDT', 53000, 53000, 53000);   -- gaps through 50750
-SELECT is((SELECT avg_fill_price FROM sigmax.orders WHERE account_id = :short_id AND client_order_id LIKE 'stop-%')::numeric,
+SELECT is((SELECT avg_fill_price FROM sigmax.orders WHERE account_id = :short_id AND client_order_id LIKE 'stop#%')::numeric,
 	53000::numeric, 'a gap closes at the gapped price');
 SELECT is((SELECT count(*)::int FROM sigmax.audit_log WHERE stream = 'account:' || :short_id AND action = 'stop.triggered'),
 	1, 'the stop-out is ledgered with its prices');

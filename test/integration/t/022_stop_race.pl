@@ -39,9 +39,9 @@ SELECT sigmax.record_price('binance', 'BTC/USDT', :p, :p, :p);
 
 is($node->safe_psql('sigmax', q{SELECT count(*) FROM sigmax.stops WHERE status = 'triggered'}), '4',
 	'every stop triggered');
-is($node->safe_psql('sigmax', q{SELECT count(*) FROM sigmax.orders WHERE client_order_id LIKE 'stop-%'}), '4',
+is($node->safe_psql('sigmax', q{SELECT count(*) FROM sigmax.orders WHERE client_order_id LIKE 'stop#%'}), '4',
 	'one closing order per stop, never two');
-is($node->safe_psql('sigmax', q{SELECT count(*) FROM sigmax.orders WHERE client_order_id LIKE 'stop-%' AND status = 'filled' AND reduce_only}),
+is($node->safe_psql('sigmax', q{SELECT count(*) FROM sigmax.orders WHERE client_order_id LIKE 'stop#%' AND status = 'filled' AND reduce_only}),
 	'4', 'each filled as a reduce-only order');
 is($node->safe_psql('sigmax', q{SELECT count(*) FROM sigmax.positions WHERE qty <> 0}), '0', 'every position is closed');
 is($node->safe_psql('sigmax', q{SELECT count(*) FROM sigmax.audit_log WHERE action = 'stop.triggered'}), '4',
