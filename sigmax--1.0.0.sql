@@ -789,30 +789,53 @@ $$;
 COMMENT ON FUNCTION sigmax.set_reduce_only(bigint, boolean) IS
 'Allow only orders that reduce a position, for an account (NULL: every account), or lift it.';
 
-CREATE FUNCTION sigmax.kill_switch(reason text)
+/*
+ * Cancel the working orders of an account (NULL: of every account), in one
+ * symbol or all, ledgering each on its account's stream with who cancelled
+ * it and why. The caller holds the locks its path needs. Returns how many.
+ */
+CREATE FUNCTION sigmax._cancel_working(account_id bigint, symbol text, reason text, cancelled_by text)
 RETURNS integer
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	o record;
 	n integer := 0;
 BEGIN
+	FOR o IN SELECT x.order_id, x.account_id, x.symbol, x.side, x.qty, x.status FROM sigmax.orders x
+	          WHERE x.status IN ('accepted', 'pending_approval')
+	            AND (_cancel_working.account_id IS NULL OR x.account_id = _cancel_working.account_id)
+	            AND (_cancel_working.symbol IS NULL OR x.symbol = _cancel_working.symbol)
+	          ORDER BY x.account_id, x.order_id FOR UPDATE
+	LOOP
+		UPDATE sigmax.orders x SET status = 'cancelled', reason = _cancel_working.reason, updated_at = now()
+		 WHERE x.order_id = o.order_id;
+		PERFORM sigmax._audit_write('account:' || o.account_id, 'order.cancelled',
+			jsonb_build_object('order_id', o.order_id, 'symbol', o.symbol, 'side', o.side, 'qty', o.qty,
+			                   'previous_status', o.status, 'by', cancelled_by));
+		n := n + 1;
+	END LOOP;
+	RETURN n;
+END
+$$;
+
+COMMENT ON FUNCTION sigmax._cancel_working(bigint, text, text, text) IS
+'Internal: cancel and ledger working orders (kill switch, automatic pauses, stop-losses).';
+
+CREATE FUNCTION sigmax.kill_switch(reason text)
+RETURNS integer
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	n integer;
+BEGIN
 	IF reason IS NULL OR length(reason) NOT BETWEEN 1 AND 500 THEN
 		RAISE EXCEPTION 'the kill switch needs a reason of 1 to 500 characters' USING ERRCODE = '22023';
 	END IF;
 	PERFORM sigmax._set_state(NULL, 'halted', reason);
-	FOR o IN SELECT x.order_id, x.account_id, x.symbol, x.side, x.qty, x.status
-	           FROM sigmax.orders x WHERE x.status IN ('accepted', 'pending_approval')
-	          ORDER BY x.account_id, x.order_id FOR UPDATE
-	LOOP
-		UPDATE sigmax.orders x SET status = 'cancelled', reason = 'kill switch', updated_at = now()
-		 WHERE x.order_id = o.order_id;
-		PERFORM sigmax._audit_write('account:' || o.account_id, 'order.cancelled',
-			jsonb_build_object('order_id', o.order_id, 'symbol', o.symbol, 'side', o.side, 'qty', o.qty,
-			                   'previous_status', o.status, 'by', 'kill_switch'));
-		n := n + 1;
-	END LOOP;
+	n := sigmax._cancel_working(NULL, NULL, 'kill switch', 'kill_switch');
 	PERFORM sigmax._audit_write('system', 'kill_switch',
 		jsonb_build_object('reason', reason, 'cancelled_orders', n));
 	PERFORM sigmax._raise_alert('kill_switch', 'critical', NULL,
@@ -1094,26 +1117,13 @@ RETURNS void
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
-DECLARE
-	o record;
-	cancelled integer := 0;
 BEGIN
 	UPDATE sigmax.accounts x SET state = 'paused', state_reason = 'automatic: ' || kind,
 		state_changed_at = now(), state_changed_by = 'sigmax', auto_paused_at = now(), auto_pause_kind = kind
 	 WHERE x.account_id = _auto_pause.account_id;
 	IF cancel_orders THEN
-		FOR o IN SELECT x.order_id, x.symbol, x.side, x.qty, x.status FROM sigmax.orders x
-		          WHERE x.account_id = _auto_pause.account_id AND x.status IN ('accepted', 'pending_approval')
-		          ORDER BY x.order_id FOR UPDATE
-		LOOP
-			UPDATE sigmax.orders x SET status = 'cancelled', reason = 'automatic pause: ' || kind, updated_at = now()
-			 WHERE x.order_id = o.order_id;
-			PERFORM sigmax._audit_write('account:' || _auto_pause.account_id, 'order.cancelled',
-				jsonb_build_object('order_id', o.order_id, 'symbol', o.symbol, 'side', o.side, 'qty', o.qty,
-				                   'previous_status', o.status, 'by', kind));
-			cancelled := cancelled + 1;
-		END LOOP;
-		evidence := evidence || jsonb_build_object('cancelled_orders', cancelled);
+		evidence := evidence || jsonb_build_object('cancelled_orders',
+			sigmax._cancel_working(_auto_pause.account_id, NULL, 'automatic pause: ' || kind, kind));
 	END IF;
 	PERFORM sigmax._audit_write('account:' || _auto_pause.account_id, 'protection.' || kind, evidence);
 	PERFORM sigmax._raise_alert(kind, 'critical', _auto_pause.account_id, evidence);
@@ -1319,7 +1329,6 @@ DECLARE
 	qty numeric;
 	hit numeric;
 	r record;
-	o record;
 	evidence jsonb;
 	n integer := 0;
 BEGIN
@@ -1349,17 +1358,7 @@ BEGIN
 		END IF;
 		-- The account's working orders in the symbol go first: a resting sell would make the
 		-- close exceed the position, a resting buy would re-enter.
-		FOR o IN SELECT x.order_id, x.side, x.qty, x.status FROM sigmax.orders x
-		          WHERE x.account_id = st.account_id AND x.symbol = st.symbol
-		            AND x.status IN ('accepted', 'pending_approval')
-		          ORDER BY x.order_id FOR UPDATE
-		LOOP
-			UPDATE sigmax.orders x SET status = 'cancelled', reason = 'stop-loss', updated_at = now()
-			 WHERE x.order_id = o.order_id;
-			PERFORM sigmax._audit_write('account:' || st.account_id, 'order.cancelled',
-				jsonb_build_object('order_id', o.order_id, 'symbol', st.symbol, 'side', o.side, 'qty', o.qty,
-				                   'previous_status', o.status, 'by', 'stop-loss'));
-		END LOOP;
+		PERFORM sigmax._cancel_working(st.account_id, st.symbol, 'stop-loss', 'stop-loss');
 		-- '#' is refused in a trader's client_order_id: this id is sigmax's own.
 		SELECT * INTO r FROM sigmax._submit_system_order(st.account_id, st.symbol,
 			CASE WHEN st.direction = 'long' THEN 'sell' ELSE 'buy' END, qty, 'market', NULL, 'stop#' || st.stop_id);
