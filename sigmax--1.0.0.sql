@@ -879,6 +879,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	o record;
+	c record;
 	acct bigint;
 	may_add boolean;
 	n integer := 0;
@@ -916,23 +917,58 @@ BEGIN
 		RETURN 0;   -- older than the price already recorded: neither stored nor acted on
 	END IF;
 
-	-- One pass over the accounts this price concerns, in ascending order, each under
-	-- the order path's locks (trading state, account row, then its orders and positions):
-	-- fill its resting orders the price crosses, mark its positions, run its stops,
-	-- re-evaluate its protections. Record one price per transaction: each locks its
-	-- market_prices row until commit.
-	FOR acct IN SELECT u.account_id FROM (
-	                SELECT x.account_id FROM sigmax.orders x JOIN sigmax.instruments i ON i.symbol = x.symbol
-	                 WHERE x.symbol = record_price.symbol AND i.exchange = record_price.exchange
-	                   AND x.status = 'accepted' AND x.order_type = 'limit'
-	                   AND ((x.side = 'buy' AND x.limit_price >= coalesce(record_price.ask, record_price.last))
-	                     OR (x.side = 'sell' AND x.limit_price <= coalesce(record_price.bid, record_price.last)))
-	                UNION
-	                SELECT p.account_id FROM sigmax.positions p JOIN sigmax.instruments i ON i.symbol = p.symbol
-	                 WHERE p.symbol = record_price.symbol AND i.exchange = record_price.exchange AND p.qty <> 0) u
-	             ORDER BY u.account_id
+	-- The accounts this price must act on, found with one read-only query: those with
+	-- resting orders it crosses, with stops it hits or a trailing stop it moves, and those
+	-- whose equity at the new mark crosses the daily-loss or drawdown limit or whose trading
+	-- day rolls over need the full pass; those only reaching a new peak equity need that
+	-- written. Each is taken once, in ascending order (the order every path locks accounts
+	-- in), under the order path's locks (trading state, account row, then its orders and
+	-- positions). The others are only marked, at the end, in one statement. Record one
+	-- price per transaction: each locks its market_prices row until commit.
+	FOR c IN
+		WITH holders AS (
+			SELECT p.account_id FROM sigmax.positions p JOIN sigmax.instruments i ON i.symbol = p.symbol
+			 WHERE p.symbol = record_price.symbol AND i.exchange = record_price.exchange AND p.qty <> 0),
+		equity AS (
+			SELECT a.account_id, a.state, a.sod_date, a.sod_equity, a.peak_equity,
+			       a.cash + sum(x.qty * CASE WHEN x.symbol = record_price.symbol THEN record_price.last
+			                                 ELSE coalesce(x.mark_price, x.avg_price) END) AS equity
+			  FROM sigmax.accounts a JOIN sigmax.positions x ON x.account_id = a.account_id AND x.qty <> 0
+			 WHERE a.account_id IN (SELECT h.account_id FROM holders h)
+			 GROUP BY a.account_id),
+		full_pass AS (
+			SELECT x.account_id FROM sigmax.orders x JOIN sigmax.instruments i ON i.symbol = x.symbol
+			 WHERE x.symbol = record_price.symbol AND i.exchange = record_price.exchange
+			   AND x.status = 'accepted' AND x.order_type = 'limit'
+			   AND ((x.side = 'buy' AND x.limit_price >= coalesce(record_price.ask, record_price.last))
+			     OR (x.side = 'sell' AND x.limit_price <= coalesce(record_price.bid, record_price.last)))
+			UNION
+			SELECT st.account_id FROM sigmax.stops st
+			 WHERE st.symbol = record_price.symbol AND st.status = 'active'
+			   AND st.account_id IN (SELECT h.account_id FROM holders h)
+			   AND ((st.direction = 'long' AND (coalesce(record_price.bid, record_price.last) <= st.stop_price
+			                                    OR (st.trail_pct IS NOT NULL AND record_price.last > st.best_price)))
+			     OR (st.direction = 'short' AND (coalesce(record_price.ask, record_price.last) >= st.stop_price
+			                                     OR (st.trail_pct IS NOT NULL AND record_price.last < st.best_price))))
+			UNION
+			SELECT e.account_id FROM equity e JOIN sigmax.limits l ON l.account_id = e.account_id
+			 WHERE (record_price.at AT TIME ZONE 'UTC')::date > e.sod_date
+			    OR (e.state NOT IN ('paused', 'halted')
+			        AND (e.equity - e.sod_equity <= -(l.max_daily_loss_pct * e.sod_equity)
+			             OR (e.peak_equity > 0 AND (e.peak_equity - e.equity) / e.peak_equity >= l.max_drawdown_pct))))
+		SELECT f.account_id, true AS full_pass, NULL::numeric AS equity FROM full_pass f
+		UNION ALL
+		SELECT e.account_id, false, e.equity FROM equity e
+		 WHERE e.equity > e.peak_equity AND e.account_id NOT IN (SELECT f.account_id FROM full_pass f)
+		ORDER BY 1
 	LOOP
 		PERFORM sigmax._order_path_lock();
+		IF NOT c.full_pass THEN
+			UPDATE sigmax.accounts a SET peak_equity = c.equity
+			 WHERE a.account_id = c.account_id AND a.peak_equity < c.equity;
+			CONTINUE;
+		END IF;
+		acct := c.account_id;
 		SELECT a.state = 'active' AND a.trading_mode = 'paper' AND sigmax._global_state() = 'active'
 		       AND NOT EXISTS (SELECT 1 FROM sigmax.venue_state v
 		                        WHERE v.exchange = record_price.exchange AND v.state = 'reducing')
@@ -962,6 +998,15 @@ BEGIN
 			record_price.last, record_price.at);
 		PERFORM sigmax._check_protections(acct, record_price.at);
 	END LOOP;
+
+	-- Every other position in the symbol is marked in one statement (position rows only:
+	-- no account lock is taken after them).
+	UPDATE sigmax.positions p
+	   SET mark_price = record_price.last, unrealized_pnl = p.qty * (record_price.last - p.avg_price),
+	       marked_at = record_price.at
+	  FROM sigmax.instruments i
+	 WHERE i.symbol = p.symbol AND p.symbol = record_price.symbol AND i.exchange = record_price.exchange
+	   AND p.qty <> 0 AND (p.marked_at IS NULL OR p.marked_at <= record_price.at);
 
 	-- A venue that answers again, with at most 5 errors in the last minute, has recovered.
 	-- (Ledgered last: the system stream's lock comes after the trading-state lock.)

@@ -48,6 +48,43 @@ is($node->safe_psql('sigmax', q{SELECT count(*) FROM sigmax.audit_log WHERE acti
 	'each stop-out is ledgered once');
 is($node->safe_psql('sigmax', 'SELECT count(*) FROM sigmax.audit_verify()'), '0', 'the ledger verifies');
 
+# Prices for two symbols recorded at once, for accounts holding both with resting
+# orders in both: every record_price takes accounts in one ascending pass, so none
+# deadlocks (pgbench would report the failed transactions).
+$node->safe_psql('sigmax', q{
+	SELECT sigmax.add_instrument('ETH/USDT', 'binance', tick_size => 0.01, lot_size => 0.001);
+	SELECT sigmax.record_price('binance', 'BTC/USDT', 50000, 50000, 50000);
+	SELECT sigmax.record_price('binance', 'ETH/USDT', 3000, 3000, 3000);
+	SELECT sigmax.set_limits(NULL, '{"stop_loss_pct": 0.5, "max_open_orders": 100000, "orders_per_minute": 1000000}');
+	SELECT sigmax.create_account('x' || n, 1000000) FROM generate_series(1, 12) n;
+	SELECT count(*) FROM sigmax.accounts a, unnest(ARRAY['BTC/USDT', 'ETH/USDT']) s,
+	       LATERAL sigmax.submit_order(a.account_id, s, 'buy', 0.01) o WHERE a.name LIKE 'x%';
+	SELECT count(*) FROM sigmax.accounts a, generate_series(1, 5) k,
+	       LATERAL sigmax.submit_order(a.account_id, 'BTC/USDT', 'buy', 0.001, 'limit', 48000 + k) o
+	 WHERE a.name LIKE 'x%';
+	SELECT count(*) FROM sigmax.accounts a, generate_series(1, 5) k,
+	       LATERAL sigmax.submit_order(a.account_id, 'ETH/USDT', 'buy', 0.01, 'limit', 2900 + k) o
+	 WHERE a.name LIKE 'x%';
+});
+$node->pgbench(
+	'-n -c 8 -j 2 -t 15',
+	0,
+	[qr/processed: 120\/120/],
+	[qr/^$/],
+	'8 sessions record BTC and ETH prices at once over accounts holding both',
+	{
+		'001_btc' => q{
+\set p random(47900, 50100)
+SELECT sigmax.record_price('binance', 'BTC/USDT', :p, :p, :p);
+},
+		'002_eth' => q{
+\set p random(2880, 3020)
+SELECT sigmax.record_price('binance', 'ETH/USDT', :p, :p, :p);
+},
+	},
+	'sigmax');
+is($node->safe_psql('sigmax', 'SELECT count(*) FROM sigmax.audit_verify()'), '0', 'the ledger still verifies');
+
 my ($heard) = $listener->query('SELECT 1');
 $listener->quit;
 my @notes = ($heard . $listener->{stdout}) =~ /Asynchronous notification "sigmax_alerts" with payload "([^\n]*)" received/g;
