@@ -406,6 +406,8 @@ CREATE TABLE sigmax.positions (
 	PRIMARY KEY (account_id, symbol)
 );
 
+CREATE INDEX positions_open_symbol_idx ON sigmax.positions (symbol) WHERE qty <> 0;
+
 COMMENT ON TABLE sigmax.positions IS
 'Net position per account and symbol (negative: short), its average entry price and realized P&L.';
 
@@ -930,12 +932,14 @@ BEGIN
 			SELECT p.account_id FROM sigmax.positions p JOIN sigmax.instruments i ON i.symbol = p.symbol
 			 WHERE p.symbol = record_price.symbol AND i.exchange = record_price.exchange AND p.qty <> 0),
 		equity AS (
-			SELECT a.account_id, a.state, a.sod_date, a.sod_equity, a.peak_equity,
-			       a.cash + sum(x.qty * CASE WHEN x.symbol = record_price.symbol THEN record_price.last
-			                                 ELSE coalesce(x.mark_price, x.avg_price) END) AS equity
-			  FROM sigmax.accounts a JOIN sigmax.positions x ON x.account_id = a.account_id AND x.qty <> 0
-			 WHERE a.account_id IN (SELECT h.account_id FROM holders h)
-			 GROUP BY a.account_id),
+			SELECT a.account_id, a.state, a.sod_date, a.sod_equity, a.peak_equity, a.cash + v.value AS equity
+			  FROM (SELECT x.account_id,
+			               sum(x.qty * CASE WHEN x.symbol = record_price.symbol THEN record_price.last
+			                                ELSE coalesce(x.mark_price, x.avg_price) END) AS value
+			          FROM sigmax.positions x
+			         WHERE x.qty <> 0 AND x.account_id IN (SELECT h.account_id FROM holders h)
+			         GROUP BY x.account_id) v
+			  JOIN sigmax.accounts a ON a.account_id = v.account_id),
 		full_pass AS (
 			SELECT x.account_id FROM sigmax.orders x JOIN sigmax.instruments i ON i.symbol = x.symbol
 			 WHERE x.symbol = record_price.symbol AND i.exchange = record_price.exchange
