@@ -730,3 +730,26 @@ sigmax_audit_proof(PG_FUNCTION_ARGS)
 	SPI_finish();
 	PG_RETURN_DATUM(proof);
 }
+
+PG_FUNCTION_INFO_V1(sigmax_checkpoint_verifies);
+
+/*
+ * sigmax._checkpoint_verifies(): whether the latest checkpoint's digest and
+ * signature verify (NULL when there is none): the cheap half of audit_verify,
+ * for sigmax.status.
+ */
+Datum
+sigmax_checkpoint_verifies(PG_FUNCTION_ARGS)
+{
+	Checkpoint *cp;
+	bool		ok;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "sigmax: SPI_connect failed");
+	cp = checkpoint_load(0);
+	ok = cp != NULL && checkpoint_signature_ok(cp);
+	SPI_finish();
+	if (cp == NULL)
+		PG_RETURN_NULL();
+	PG_RETURN_BOOL(ok);
+}

@@ -189,6 +189,8 @@ order_entry(FunctionCallInfo fcinfo, bool dry_run, bool system_close)
 	int64		order_id;
 	Numeric		fee = NULL;
 
+	TimestampTz started = GetCurrentTimestamp();
+
 	order_request_from_args(fcinfo, &req, system_close);
 	sigmax_require_preload(dry_run ? "sigmax.check_order" : "sigmax.submit_order");
 
@@ -207,6 +209,7 @@ order_entry(FunctionCallInfo fcinfo, bool dry_run, bool system_close)
 
 	order_decide(&req, &ctx, dry_run, &v);
 	sigmax_count_verdict(v.reason, dry_run);
+	sigmax_count_latency(GetCurrentTimestamp() - started);
 
 	fill_now = v.reason == REASON_NONE && !v.pending_approval && ctx.paper &&
 		v.exec_price != NULL && (req.market || v.marketable);

@@ -65,7 +65,11 @@ typedef struct AccountLimits
 	Numeric		max_drawdown_pct;
 } AccountLimits;
 
+/* Buckets of the check-latency histogram (shmem.c). */
+#define SIGMAX_LATENCY_BUCKETS 10
+
 /* shmem.c */
+extern void sigmax_count_latency(int64 us);
 extern void sigmax_shmem_install_hooks(void);
 extern SigmaxState sigmax_global_state(bool lock_for_order);
 extern void sigmax_global_state_lock_exclusive(void);

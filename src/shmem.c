@@ -82,6 +82,8 @@ typedef struct SigmaxShared
 	pg_atomic_uint64 dry_runs;
 	pg_atomic_uint64 verdicts[REASON_COUNT];	/* [0]: accepted */
 	pg_atomic_uint64 rate_rejections;
+	pg_atomic_uint64 latency_buckets[SIGMAX_LATENCY_BUCKETS];	/* checks by upper bound */
+	pg_atomic_uint64 latency_sum_us;
 } SigmaxShared;
 
 static SigmaxShared *shared = NULL;
@@ -143,6 +145,9 @@ sigmax_shmem_startup(void)
 		pg_atomic_init_u64(&shared->rate_rejections, 0);
 		for (i = 0; i < REASON_COUNT; i++)
 			pg_atomic_init_u64(&shared->verdicts[i], 0);
+		for (i = 0; i < SIGMAX_LATENCY_BUCKETS; i++)
+			pg_atomic_init_u64(&shared->latency_buckets[i], 0);
+		pg_atomic_init_u64(&shared->latency_sum_us, 0);
 	}
 	memset(&info, 0, sizeof(info));
 	info.keysize = sizeof(RateBucketKey);
@@ -464,6 +469,55 @@ sigmax_count_verdict(SigmaxReason reason, bool dry_run)
 		pg_atomic_fetch_add_u64(&shared->dry_runs, 1);
 	else
 		pg_atomic_fetch_add_u64(&shared->verdicts[reason], 1);
+}
+
+/* Upper bounds of the check-latency histogram buckets, in microseconds (the last is +Inf). */
+const int	sigmax_latency_bounds_us[SIGMAX_LATENCY_BUCKETS] = {10, 25, 50, 100, 250, 500, 1000, 2500, 10000, -1};
+
+/* Count one check's latency in the shared histogram. */
+void
+sigmax_count_latency(int64 us)
+{
+	int			i;
+
+	if (shared == NULL)
+		return;
+	for (i = 0; i < SIGMAX_LATENCY_BUCKETS - 1; i++)
+		if (us <= sigmax_latency_bounds_us[i])
+			break;
+	pg_atomic_fetch_add_u64(&shared->latency_buckets[i], 1);
+	pg_atomic_fetch_add_u64(&shared->latency_sum_us, (uint64) Max(us, 0));
+}
+
+PG_FUNCTION_INFO_V1(sigmax_check_latency);
+
+/* SQL: the check-latency histogram, cumulative as Prometheus expects: (le_us, count), then the sum. */
+Datum
+sigmax_check_latency(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	uint64		cumulative = 0;
+	int			i;
+
+	InitMaterializedSRF(fcinfo, 0);
+	sigmax_require_preload("check latency");
+	for (i = 0; i < SIGMAX_LATENCY_BUCKETS; i++)
+	{
+		Datum		values[3];
+		bool		nulls[3] = {sigmax_latency_bounds_us[i] < 0, false, true};
+
+		cumulative += pg_atomic_read_u64(&shared->latency_buckets[i]);
+		values[0] = Int32GetDatum(sigmax_latency_bounds_us[i]);
+		values[1] = Int64GetDatum((int64) cumulative);
+		values[2] = (Datum) 0;
+		if (i == SIGMAX_LATENCY_BUCKETS - 1)
+		{
+			nulls[2] = false;
+			values[2] = Int64GetDatum((int64) pg_atomic_read_u64(&shared->latency_sum_us));
+		}
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
 }
 
 /* Forget this database's state and buckets: CREATE EXTENSION starts afresh. */

@@ -1,7 +1,7 @@
 -- pgTAP: the risk engine's privilege surface, and what each role can do with orders.
 BEGIN;
 CREATE EXTENSION sigmax;
-SELECT plan(29);
+SELECT plan(32);
 
 SELECT has_function('sigmax', 'submit_order', ARRAY['bigint', 'text', 'text', 'numeric', 'text', 'numeric', 'text'], 'submit_order has the design signature');
 SELECT has_function('sigmax', 'check_order', ARRAY['bigint', 'text', 'text', 'numeric', 'text', 'numeric', 'text'], 'check_order has the design signature');
@@ -28,6 +28,10 @@ SELECT function_privs_are('sigmax', 'kill_switch', ARRAY['text'], 'sigmax_admin'
 SELECT function_privs_are('sigmax', 'set_limits', ARRAY['bigint', 'jsonb'], 'sigmax_trader', ARRAY[]::text[], 'traders cannot change limits');
 SELECT function_privs_are('sigmax', 'record_price', ARRAY['text', 'text', 'numeric', 'numeric', 'numeric', 'timestamp with time zone'], 'sigmax_trader', ARRAY[]::text[], 'traders cannot record prices');
 SELECT function_privs_are('sigmax', 'create_account', ARRAY['text', 'numeric', 'text'], 'sigmax_admin', ARRAY['EXECUTE'], 'admins open accounts');
+
+SELECT function_privs_are('sigmax', 'metrics', ARRAY[]::text[], 'sigmax_admin', ARRAY['EXECUTE'], 'admins read the metrics');
+SELECT function_privs_are('sigmax', 'metrics', ARRAY[]::text[], 'sigmax_trader', ARRAY[]::text[], 'traders do not');
+SELECT table_privs_are('sigmax', 'status', 'sigmax_trader', ARRAY[]::text[], 'traders do not read the status screen');
 
 -- Traders read orders, fills and positions, and write no table at all.
 SELECT table_privs_are('sigmax', t, 'sigmax_trader', ARRAY['SELECT'], 'traders only read ' || t)

@@ -1,0 +1,30 @@
+-- observability: sigmax.status (one psql screen) and sigmax.metrics() (Prometheus text).
+CREATE EXTENSION sigmax;
+SELECT sigmax.create_account('desk', 100000) AS acct \gset
+SELECT sigmax.add_instrument('BTC/USDT', 'binance');
+SELECT sigmax.record_price('binance', 'BTC/USDT', 49999, 50001, 50000);
+SELECT status FROM sigmax.submit_order(:acct, 'BTC/USDT', 'buy', 0.05);
+SELECT status FROM sigmax.submit_order(:acct, 'BTC/USDT', 'buy', 5);
+SELECT sigmax.record_venue_error('kraken', 'HTTP 503') FROM generate_series(1, 6);
+
+-- before any checkpoint, then after one
+SELECT section, name, state, value, "limit", detail FROM sigmax.status WHERE section <> 'venue';
+SELECT checkpoint_id FROM sigmax.audit_checkpoint();
+SELECT section, state, value FROM sigmax.status WHERE section IN ('ledger', 'alerts');
+SELECT section, name, state, value < 60 AS fresh FROM sigmax.status WHERE section = 'venue';
+
+-- the exposition format: every family has HELP and TYPE; the values that do not depend on time
+SELECT count(*) FILTER (WHERE l LIKE '# HELP %') AS help_lines,
+       count(*) FILTER (WHERE l LIKE '# TYPE %') AS type_lines,
+       bool_and(l ~ '^(# (HELP|TYPE) sigmax_[a-z_]+ .+|sigmax_[a-z_]+(\{[a-z_]+="[^"]*"(,[a-z_]+="[^"]*")*\})? (-?[0-9.]+(e-?[0-9]+)?|NaN|\+Inf))$') AS well_formed
+  FROM regexp_split_to_table(rtrim(sigmax.metrics(), E'\n'), E'\n') l;
+-- counters in shared memory count the whole server's life (shown without their value);
+-- the per-database gauges are exact
+SELECT CASE WHEN l ~ '^sigmax_(orders_total|checks_total|check_duration_seconds)' THEN regexp_replace(l, ' [0-9.e-]+$', ' <n>')
+            ELSE l END AS metric
+  FROM regexp_split_to_table(sigmax.metrics(), E'\n') l
+ WHERE l ~ '^sigmax_(orders_total\{outcome="(accepted|POSITION_LIMIT)"\}|checks_total|trading_halted|account_paused|account_daily_loss_ratio|venue_errors_last_minute|alerts_unacknowledged|ledger_entries|check_duration_seconds_count)[ {]'
+ ORDER BY 1;
+
+DROP EXTENSION sigmax;
+DROP SCHEMA sigmax;
