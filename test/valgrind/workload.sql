@@ -99,6 +99,12 @@ SELECT length(sigmax.audit_checkpoint_export()) > 0;
 
 SELECT length(sigmax.audit_public_key()) > 0;
 
+SELECT count(*) FROM sigmax.status;
+
+SELECT length(sigmax.metrics()) > 0;
+
+SELECT * FROM sigmax.check_latency();
+
 SELECT * FROM sigmax.submit_order(1, 'BTC/USDT', 'buy', 'NaN');
 
 SELECT * FROM sigmax.submit_order(1, repeat('A', 1000000), 'buy', 1);
