@@ -402,6 +402,7 @@ CREATE TABLE sigmax.positions (
 	mark_price   numeric,
 	unrealized_pnl numeric,
 	marked_at    timestamptz,
+	trade_pnl    numeric     NOT NULL DEFAULT 0,
 	updated_at   timestamptz NOT NULL DEFAULT now(),
 	PRIMARY KEY (account_id, symbol)
 );
@@ -1286,9 +1287,10 @@ COMMENT ON FUNCTION sigmax._submit_system_order(bigint, text, text, numeric, tex
 'Internal: the order path for sigmax''s own closing orders (stop-losses).';
 
 /*
- * After each fill: a closing fill extends or ends the account's losing streak
- * (max_loss_streak losing ones in a row pause it); an opening or adding fill
- * sets the position's stop; a closed position drops it.
+ * After each fill: a trade that closes (back to flat, or a flip) extends or
+ * ends the account's losing streak (max_loss_streak losing trades in a row
+ * pause it); an opening or adding fill sets the position's stop; a closed
+ * position drops it.
  */
 CREATE FUNCTION sigmax._maintain_stop()
 RETURNS trigger
@@ -1305,16 +1307,26 @@ DECLARE
 	streak integer;
 	max_streak integer;
 	state text;
+	trade numeric;
+	qty_after numeric;
 BEGIN
-	IF NEW.realized_pnl IS NOT NULL THEN
-		UPDATE sigmax.accounts a SET loss_streak = CASE WHEN NEW.realized_pnl < 0 THEN a.loss_streak + 1 ELSE 0 END
+	-- A trade runs from flat to flat (or to a flip); its P&L is what its fills realized, net
+	-- of their fees. When one closes, a loss extends the account's losing streak and a win
+	-- or a scratch ends it.
+	UPDATE sigmax.positions p SET trade_pnl = p.trade_pnl + coalesce(NEW.realized_pnl, 0) - NEW.fee
+	 WHERE p.account_id = NEW.account_id AND p.symbol = NEW.symbol
+	RETURNING p.qty, p.trade_pnl INTO qty_after, trade;
+	IF NEW.realized_pnl IS NOT NULL
+	   AND (qty_after = 0 OR (qty_after > 0) = (NEW.side = 'buy')) THEN
+		UPDATE sigmax.positions p SET trade_pnl = 0 WHERE p.account_id = NEW.account_id AND p.symbol = NEW.symbol;
+		UPDATE sigmax.accounts a SET loss_streak = CASE WHEN trade < 0 THEN a.loss_streak + 1 ELSE 0 END
 		 WHERE a.account_id = NEW.account_id
 		RETURNING a.loss_streak, a.state INTO streak, state;
 		SELECT l.max_loss_streak INTO max_streak FROM sigmax.limits l WHERE l.account_id = NEW.account_id;
 		IF streak >= max_streak AND state NOT IN ('paused', 'halted') THEN
 			PERFORM sigmax._auto_pause(NEW.account_id, 'loss_streak',
 				jsonb_build_object('losing_trades', streak, 'max_loss_streak', max_streak,
-				                   'last_fill_id', NEW.fill_id, 'last_realized_pnl', NEW.realized_pnl), true);
+				                   'last_fill_id', NEW.fill_id, 'last_trade_pnl', trade), true);
 		END IF;
 	END IF;
 

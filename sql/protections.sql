@@ -126,19 +126,25 @@ SELECT status FROM sigmax.submit_order(:trailer, 'BTC/USDT', 'buy', 0.01);
 SELECT stop_price FROM sigmax.stops WHERE account_id = :trailer AND status = 'active';
 SELECT kind, count(*) FROM sigmax.alerts WHERE kind = 'stop_loss' GROUP BY kind;
 
--- a streak of losing closed trades (3 by default) pauses the account
-SELECT sigmax.record_price('binance', 'BTC/USDT', 50000, 50000, 50000);
+-- a streak of losing closed trades (3 by default, flat to flat, net of fees) pauses the account
+CREATE FUNCTION pg_temp.trade(acct bigint, entry numeric, exit numeric) RETURNS text LANGUAGE sql AS $$
+	SELECT sigmax.record_price('binance', 'BTC/USDT', entry, entry, entry);
+	SELECT status FROM sigmax.submit_order(acct, 'BTC/USDT', 'buy', 0.002);
+	SELECT sigmax.record_price('binance', 'BTC/USDT', exit, exit, exit);
+	SELECT status FROM sigmax.submit_order(acct, 'BTC/USDT', 'sell', 0.002);
+$$;
 SELECT sigmax.create_account('streak', 100000) AS streak \gset
-SELECT status FROM sigmax.submit_order(:streak, 'BTC/USDT', 'buy', 0.01);
-SELECT sigmax.record_price('binance', 'BTC/USDT', 49900, 49900, 49900);
-SELECT status FROM sigmax.submit_order(:streak, 'BTC/USDT', 'sell', 0.002);          -- loss 1
-SELECT status FROM sigmax.submit_order(:streak, 'BTC/USDT', 'sell', 0.002);          -- loss 2
+SELECT pg_temp.trade(:streak, 50000, 49900), pg_temp.trade(:streak, 49900, 49800);   -- two losing trades
 SELECT loss_streak, state FROM sigmax.accounts WHERE account_id = :streak;
-SELECT sigmax.record_price('binance', 'BTC/USDT', 50100, 50100, 50100);
-SELECT status FROM sigmax.submit_order(:streak, 'BTC/USDT', 'sell', 0.002);          -- a win resets it
+SELECT pg_temp.trade(:streak, 49800, 49900);                                        -- a winning one ends it
 SELECT loss_streak FROM sigmax.accounts WHERE account_id = :streak;
 SELECT sigmax.record_price('binance', 'BTC/USDT', 49900, 49900, 49900);
-SELECT o.status FROM generate_series(1, 3) g, LATERAL sigmax.submit_order(:streak + 0 * g, 'BTC/USDT', 'sell', 0.001) o;
+SELECT status FROM sigmax.submit_order(:streak, 'BTC/USDT', 'buy', 0.004);
+SELECT sigmax.record_price('binance', 'BTC/USDT', 49800, 49800, 49800);
+SELECT status FROM sigmax.submit_order(:streak, 'BTC/USDT', 'sell', 0.002);         -- a partial close ends no trade
+SELECT loss_streak FROM sigmax.accounts WHERE account_id = :streak;
+SELECT status FROM sigmax.submit_order(:streak, 'BTC/USDT', 'sell', 0.002);         -- flat: losing trade 1
+SELECT pg_temp.trade(:streak, 49800, 49700), pg_temp.trade(:streak, 49700, 49600);   -- 2 and 3
 SELECT loss_streak, state, auto_pause_kind FROM sigmax.accounts WHERE account_id = :streak;
 
 -- a cool-down after a stop-out blocks new entries on that symbol (default 0: none)

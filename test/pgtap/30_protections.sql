@@ -40,12 +40,18 @@ SELECT pg_temp.price(49000);   -- equity 9900: drawdown 10%
 SELECT is(sigmax.trading_state(:dd), 'paused', 'drawdown at 10%: paused');
 SELECT is((SELECT auto_pause_kind FROM sigmax.accounts WHERE account_id = :dd), 'drawdown', 'as a drawdown pause');
 
--- losing streak: 3 losing closing fills in a row
-SELECT pg_temp.holder('streak', 100000, 0.01, '{"max_loss_streak": 3}') AS streak \gset
-SELECT pg_temp.price(49000);
+-- losing streak: 3 losing closed trades in a row (each flat to flat)
+SELECT pg_temp.holder('streak', 100000, 0.001, '{"max_loss_streak": 3}') AS streak \gset
+SELECT pg_temp.price(49900);
 SELECT sigmax.submit_order(:streak, 'BTC/USDT', 'sell', 0.001);
+SELECT pg_temp.price(49900);
+SELECT sigmax.submit_order(:streak, 'BTC/USDT', 'buy', 0.001);
+SELECT pg_temp.price(49800);
 SELECT sigmax.submit_order(:streak, 'BTC/USDT', 'sell', 0.001);
 SELECT is(sigmax.trading_state(:streak), 'active', 'two losing trades: active');
+SELECT pg_temp.price(49800);
+SELECT sigmax.submit_order(:streak, 'BTC/USDT', 'buy', 0.001);
+SELECT pg_temp.price(49700);
 SELECT sigmax.submit_order(:streak, 'BTC/USDT', 'sell', 0.001);
 SELECT is(sigmax.trading_state(:streak), 'paused', 'three: paused');
 
