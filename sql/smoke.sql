@@ -29,6 +29,13 @@ SELECT p.oid::regprocedure AS function_without_comment
  WHERE p.pronamespace = 'sigmax'::regnamespace
    AND obj_description(p.oid, 'pg_proc') IS NULL;
 
+-- the library refuses to act on SQL objects of another version
+BEGIN;
+UPDATE pg_extension SET extversion = '0.9.0' WHERE extname = 'sigmax';
+SELECT sigmax.audit_append('smoke.test', '{}');
+ROLLBACK;
+SELECT sigmax.audit_append('smoke.test', '{}') AS seq_after_rollback;
+
 -- settings: the trading mode defaults to paper and only the server configuration changes it
 SHOW sigmax.trading_mode;
 SET sigmax.trading_mode = 'live';

@@ -442,6 +442,7 @@ sigmax_audit_append(PG_FUNCTION_ARGS)
 	int			i;
 	int			len;
 
+	sigmax_check_sql_version();
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),

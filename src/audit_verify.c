@@ -87,6 +87,7 @@ sigmax_audit_verify(PG_FUNCTION_ARGS)
 	int			i;
 
 	InitMaterializedSRF(fcinfo, 0);
+	sigmax_check_sql_version();
 
 	if (only != NULL && ledger_stream_kind(only) == LEDGER_STREAM_INVALID)
 		ereport(ERROR,

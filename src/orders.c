@@ -191,6 +191,7 @@ order_entry(FunctionCallInfo fcinfo, bool dry_run, bool system_close)
 
 	TimestampTz started = GetCurrentTimestamp();
 
+	sigmax_check_sql_version();
 	order_request_from_args(fcinfo, &req, system_close);
 	sigmax_require_preload(dry_run ? "sigmax.check_order" : "sigmax.submit_order");
 
@@ -450,6 +451,7 @@ sigmax_internal_audit_write(PG_FUNCTION_ARGS)
 Datum
 sigmax_order_path_lock(PG_FUNCTION_ARGS)
 {
+	sigmax_check_sql_version();
 	(void) sigmax_global_state(true);
 	PG_RETURN_VOID();
 }

@@ -4,7 +4,16 @@
  */
 #include "postgres.h"
 
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/stratnum.h"
+#include "access/table.h"
+#include "catalog/pg_extension.h"
+#include "commands/extension.h"
 #include "executor/spi.h"
+#include "storage/proc.h"
+#include "utils/fmgroids.h"
+#include "utils/rel.h"
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
@@ -49,6 +58,55 @@ sigmax_require_preload(const char *feature)
 				 errmsg("%s requires sigmax to be loaded via shared_preload_libraries", feature),
 				 errdetail("The sigmax library was loaded into this session only, without its shared memory."),
 				 errhint("Add sigmax to shared_preload_libraries in postgresql.conf and restart the server.")));
+}
+
+/* The transaction in which the SQL version was last found to match. */
+static LocalTransactionId version_checked_lxid = InvalidLocalTransactionId;
+
+/*
+ * Refuse to run against SQL objects of another version than the library's
+ * (after installing a new library without ALTER EXTENSION UPDATE, or the
+ * reverse): their tables and functions may not be what this code expects.
+ * Checked once per transaction.
+ */
+void
+sigmax_check_sql_version(void)
+{
+	Oid			extoid;
+	Relation	rel;
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tup;
+	char	   *installed = NULL;
+
+	if (MyProc != NULL && MyProc->lxid == version_checked_lxid)
+		return;
+	extoid = get_extension_oid("sigmax", true);
+	if (!OidIsValid(extoid))
+		return;
+	rel = table_open(ExtensionRelationId, AccessShareLock);
+	ScanKeyInit(&key, Anum_pg_extension_oid, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(extoid));
+	scan = systable_beginscan(rel, ExtensionOidIndexId, true, NULL, 1, &key);
+	tup = systable_getnext(scan);
+	if (HeapTupleIsValid(tup))
+	{
+		bool		isnull;
+		Datum		d = heap_getattr(tup, Anum_pg_extension_extversion, RelationGetDescr(rel), &isnull);
+
+		installed = isnull ? pstrdup("") : TextDatumGetCString(d);
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+
+	if (installed != NULL && strcmp(installed, SIGMAX_VERSION) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("the sigmax library is version %s but this database's sigmax objects are version %s",
+						SIGMAX_VERSION, installed),
+				 errdetail("The library refuses to act on objects of another version."),
+				 errhint("Run ALTER EXTENSION sigmax UPDATE, or install the library of version %s.", installed)));
+	if (MyProc != NULL)
+		version_checked_lxid = MyProc->lxid;
 }
 
 PG_FUNCTION_INFO_V1(sigmax_version);
