@@ -739,9 +739,7 @@ BEGIN
 					HINT = 'Review the evidence in the ledger (protection.' || kind || ') and resume after the cool-down.';
 			END IF;
 			-- A person re-enables it: the drawdown counts from here, the losing streak starts again.
-			SELECT a.cash + coalesce(sum(p.qty * coalesce(p.mark_price, p.avg_price)), 0) INTO equity
-			  FROM sigmax.accounts a LEFT JOIN sigmax.positions p ON p.account_id = a.account_id AND p.qty <> 0
-			 WHERE a.account_id = _set_state.account_id GROUP BY a.cash;
+			SELECT p.equity INTO equity FROM sigmax.account_pnl p WHERE p.account_id = _set_state.account_id;
 			UPDATE sigmax.accounts a SET auto_paused_at = NULL, auto_pause_kind = NULL, loss_streak = 0,
 				peak_equity = equity
 			 WHERE a.account_id = _set_state.account_id;
@@ -884,6 +882,7 @@ DECLARE
 	o record;
 	c record;
 	acct bigint;
+	is_paper boolean;
 	may_add boolean;
 	n integer := 0;
 BEGIN
@@ -974,10 +973,11 @@ BEGIN
 			CONTINUE;
 		END IF;
 		acct := c.account_id;
-		SELECT a.state = 'active' AND a.trading_mode = 'paper' AND sigmax._global_state() = 'active'
+		SELECT a.trading_mode = 'paper',
+		       a.state = 'active' AND sigmax._global_state() = 'active'
 		       AND NOT EXISTS (SELECT 1 FROM sigmax.venue_state v
 		                        WHERE v.exchange = record_price.exchange AND v.state = 'reducing')
-		  INTO may_add
+		  INTO is_paper, may_add
 		  FROM sigmax.accounts a WHERE a.account_id = acct FOR NO KEY UPDATE;
 		-- Resting orders fill at their limit or better; while the account, the market or the
 		-- venue is not active, only those placed to reduce a position do.
@@ -988,8 +988,7 @@ BEGIN
 		              OR (x.side = 'sell' AND x.limit_price <= coalesce(record_price.bid, record_price.last)))
 		          ORDER BY x.order_id
 		LOOP
-			IF (SELECT a.trading_mode = 'paper' FROM sigmax.accounts a WHERE a.account_id = acct)
-			   AND sigmax._fill_order(o.order_id,
+			IF is_paper AND sigmax._fill_order(o.order_id,
 				CASE WHEN o.side = 'buy' THEN least(o.limit_price, coalesce(record_price.ask, record_price.last))
 				     ELSE greatest(o.limit_price, coalesce(record_price.bid, record_price.last)) END) THEN
 				n := n + 1;
@@ -1210,8 +1209,7 @@ BEGIN
 		RETURN NULL;
 	END IF;
 	SELECT * INTO lim FROM sigmax.limits l WHERE l.account_id = a.account_id;
-	SELECT a.cash + coalesce(sum(p.qty * coalesce(p.mark_price, p.avg_price)), 0) INTO equity
-	  FROM sigmax.positions p WHERE p.account_id = a.account_id AND p.qty <> 0;
+	SELECT p.equity INTO equity FROM sigmax.account_pnl p WHERE p.account_id = a.account_id;
 
 	-- A new UTC day, by the clock of the price: today's losses count from today's equity.
 	-- The rollover never lifts a pause.
@@ -1483,10 +1481,11 @@ BEGIN
 	DELETE FROM sigmax.venue_errors e WHERE e.exchange = record_venue_error.exchange AND e.at < now() - interval '1 hour';
 	INSERT INTO sigmax.venue_errors (exchange, detail) VALUES (exchange, left(detail, 500));
 	-- serialize the venue's transitions on its state row
-	INSERT INTO sigmax.venue_state AS v (exchange, state) VALUES (exchange, 'active')
-	ON CONFLICT ON CONSTRAINT venue_state_pkey DO UPDATE SET last_error_at = now(), last_error = left(EXCLUDED.last_error, 500)
+	INSERT INTO sigmax.venue_state AS v (exchange, state, last_error_at, last_error)
+	VALUES (exchange, 'active', now(), left(detail, 500))
+	ON CONFLICT ON CONSTRAINT venue_state_pkey DO UPDATE
+	SET last_error_at = EXCLUDED.last_error_at, last_error = EXCLUDED.last_error
 	RETURNING v.state INTO st;
-	UPDATE sigmax.venue_state v SET last_error_at = now(), last_error = left(detail, 500) WHERE v.exchange = record_venue_error.exchange;
 	SELECT count(*) INTO n FROM sigmax.venue_errors e
 	 WHERE e.exchange = record_venue_error.exchange AND e.at > now() - interval '1 minute';
 	IF n > 5 THEN
