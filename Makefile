@@ -18,7 +18,11 @@ OBJS = \
 	src/limits.o \
 	src/order_check.o \
 	src/orders.o \
-	src/fills.o
+	src/fills.o \
+	src/exchanges.o \
+	src/http.o \
+	src/worker_status.o \
+	src/worker.o
 
 DATA = $(wildcard sigmax--*.sql)
 

@@ -873,7 +873,7 @@ COMMENT ON FUNCTION sigmax.trading_state(bigint) IS
 'Effective trading state (active, reducing, paused, halted) of an account, or the database-wide one for NULL.';
 
 CREATE FUNCTION sigmax.record_price(exchange text, symbol text, bid numeric, ask numeric, last numeric,
-	at timestamptz DEFAULT now())
+	at timestamptz DEFAULT now(), exchange_time timestamptz DEFAULT NULL)
 RETURNS integer
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -910,10 +910,12 @@ BEGIN
 		RAISE EXCEPTION 'at is more than a minute in the future' USING ERRCODE = '22023',
 			HINT = 'Record prices with the time they were observed.';
 	END IF;
-	INSERT INTO sigmax.market_prices AS m (exchange, symbol, bid, ask, last, recorded_at)
-	VALUES (record_price.exchange, record_price.symbol, record_price.bid, record_price.ask, record_price.last, record_price.at)
+	INSERT INTO sigmax.market_prices AS m (exchange, symbol, bid, ask, last, exchange_time, recorded_at)
+	VALUES (record_price.exchange, record_price.symbol, record_price.bid, record_price.ask, record_price.last,
+	        record_price.exchange_time, record_price.at)
 	ON CONFLICT ON CONSTRAINT market_prices_pkey DO UPDATE
-	SET bid = EXCLUDED.bid, ask = EXCLUDED.ask, last = EXCLUDED.last, recorded_at = EXCLUDED.recorded_at
+	SET bid = EXCLUDED.bid, ask = EXCLUDED.ask, last = EXCLUDED.last, exchange_time = EXCLUDED.exchange_time,
+	    recorded_at = EXCLUDED.recorded_at
 	WHERE m.recorded_at <= EXCLUDED.recorded_at;
 	IF NOT FOUND THEN
 		RETURN 0;   -- older than the price already recorded: neither stored nor acted on
@@ -1028,7 +1030,7 @@ BEGIN
 END
 $$;
 
-COMMENT ON FUNCTION sigmax.record_price(text, text, numeric, numeric, numeric, timestamptz) IS
+COMMENT ON FUNCTION sigmax.record_price(text, text, numeric, numeric, numeric, timestamptz, timestamptz) IS
 'Record a venue''s price for a symbol (what the worker calls) and paper-fill the resting orders it crosses; returns the number of fills.';
 
 CREATE FUNCTION sigmax.order_counters()
@@ -1681,6 +1683,246 @@ COMMENT ON FUNCTION sigmax.metrics() IS
 SELECT sigmax._reset_shared_state();
 
 /* ---------------------------------------------------------------------------
+ * The exchange poller (docs/worker.md): venues, what to poll, the worker's status.
+ * ------------------------------------------------------------------------- */
+
+CREATE FUNCTION sigmax._poll_url_ok(url text)
+RETURNS boolean
+LANGUAGE c IMMUTABLE STRICT
+AS 'MODULE_PATHNAME', 'sigmax_poll_url_ok';
+
+COMMENT ON FUNCTION sigmax._poll_url_ok(text) IS
+'Internal: true for a URL the worker may fetch (https, or http to loopback); raises 22023 with the reason otherwise.';
+
+CREATE FUNCTION sigmax._venue_symbol(adapter text, symbol text)
+RETURNS text
+LANGUAGE c IMMUTABLE STRICT
+AS 'MODULE_PATHNAME', 'sigmax_venue_symbol';
+
+COMMENT ON FUNCTION sigmax._venue_symbol(text, text) IS
+'Internal: how an adapter''s venue spells BASE/QUOTE (BTCUSDT, BTC-USDT, btcusdt, XBTUSDT).';
+
+CREATE FUNCTION sigmax._ticker_url(adapter text, base_url text, symbol text, venue_symbol text, category text)
+RETURNS text
+LANGUAGE c IMMUTABLE
+AS 'MODULE_PATHNAME', 'sigmax_ticker_url';
+
+COMMENT ON FUNCTION sigmax._ticker_url(text, text, text, text, text) IS
+'Internal: the ticker URL the worker fetches for a symbol (NULL when the venue has no base URL).';
+
+CREATE TABLE sigmax.exchange_adapters (
+	adapter             text PRIMARY KEY,
+	description         text NOT NULL,
+	default_base_url    text NOT NULL,
+	default_testnet_url text
+);
+
+COMMENT ON TABLE sigmax.exchange_adapters IS
+'The venue protocols the worker speaks, with their public production and testnet REST base URLs (read-only).';
+
+INSERT INTO sigmax.exchange_adapters VALUES
+	('binance', 'Binance spot, GET /api/v3/ticker/24hr', 'https://api.binance.com', 'https://testnet.binance.vision'),
+	('coinbaseexchange', 'Coinbase Exchange, GET /products/{id}/ticker', 'https://api.exchange.coinbase.com',
+	 'https://api-public.sandbox.exchange.coinbase.com'),
+	('coinbase', 'Coinbase Advanced Trade public market data, GET /api/v3/brokerage/market/products/{id}/ticker',
+	 'https://api.coinbase.com', NULL),
+	('kraken', 'Kraken spot, GET /0/public/Ticker', 'https://api.kraken.com', NULL),
+	('bybit', 'Bybit v5, GET /v5/market/tickers (category spot unless set)', 'https://api.bybit.com',
+	 'https://api-testnet.bybit.com'),
+	('okx', 'OKX v5, GET /api/v5/market/ticker', 'https://www.okx.com', NULL),
+	('bitstamp', 'Bitstamp, GET /api/v2/ticker/{pair}/', 'https://www.bitstamp.net', NULL),
+	('gemini', 'Gemini, GET /v1/pubticker/{symbol}', 'https://api.gemini.com', 'https://api.sandbox.gemini.com'),
+	('kucoin', 'KuCoin spot, GET /api/v1/market/stats', 'https://api.kucoin.com', NULL);
+
+CREATE TABLE sigmax.exchanges (
+	name             text    PRIMARY KEY CHECK (name ~ '^[a-z0-9_]{1,32}$'),
+	adapter          text    NOT NULL REFERENCES sigmax.exchange_adapters,
+	base_url         text    NOT NULL CHECK (sigmax._poll_url_ok(base_url)),
+	testnet_url      text    CHECK (sigmax._poll_url_ok(testnet_url)),
+	enabled          boolean NOT NULL DEFAULT true,
+	poll_interval_ms integer NOT NULL DEFAULT 1000 CHECK (poll_interval_ms BETWEEN 100 AND 3600000),
+	category         text    CHECK (category ~ '^[a-z]{1,16}$')
+);
+
+COMMENT ON TABLE sigmax.exchanges IS
+'Venues the worker polls: adapter, production and testnet base URLs, polling interval; category is Bybit''s product category.';
+
+CREATE TABLE sigmax.price_feeds (
+	exchange     text NOT NULL REFERENCES sigmax.exchanges ON UPDATE CASCADE ON DELETE CASCADE,
+	symbol       text NOT NULL CHECK (symbol ~ '^[A-Z0-9]{2,10}/[A-Z0-9]{2,10}$'),
+	venue_symbol text CHECK (venue_symbol ~ '^[A-Za-z0-9._-]{1,64}$'),
+	PRIMARY KEY (exchange, symbol)
+);
+
+COMMENT ON TABLE sigmax.price_feeds IS
+'Symbols polled on a venue besides the instruments judged against it (reference prices from other venues).';
+
+ALTER TABLE sigmax.instruments ADD CONSTRAINT instruments_venue_symbol_check
+	CHECK (venue_symbol ~ '^[A-Za-z0-9._-]{1,64}$');
+
+SELECT pg_catalog.pg_extension_config_dump('sigmax.exchanges', '');
+SELECT pg_catalog.pg_extension_config_dump('sigmax.price_feeds', '');
+
+CREATE VIEW sigmax.poll_targets AS
+SELECT e.name AS exchange, e.adapter, t.symbol,
+       coalesce(t.venue_symbol, sigmax._venue_symbol(e.adapter, t.symbol)) AS venue_symbol,
+       sigmax._ticker_url(e.adapter,
+                          CASE WHEN pg_catalog.current_setting('sigmax.trading_mode') = 'testnet'
+                               THEN e.testnet_url ELSE e.base_url END,
+                          t.symbol, t.venue_symbol, e.category) AS url,
+       e.poll_interval_ms, e.enabled
+  FROM sigmax.exchanges e
+  JOIN (SELECT i.exchange, i.symbol, i.venue_symbol FROM sigmax.instruments i
+        UNION ALL
+        SELECT f.exchange, f.symbol, f.venue_symbol FROM sigmax.price_feeds f
+         WHERE NOT EXISTS (SELECT 1 FROM sigmax.instruments i WHERE i.exchange = f.exchange AND i.symbol = f.symbol)) t
+    ON t.exchange = e.name;
+
+COMMENT ON VIEW sigmax.poll_targets IS
+'What the worker fetches: each instrument and price feed on a configured venue, with the URL for the current trading mode (NULL: not polled).';
+
+CREATE FUNCTION sigmax._poller_config_changed()
+RETURNS trigger
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'sigmax_poller_config_changed';
+
+COMMENT ON FUNCTION sigmax._poller_config_changed() IS
+'Internal trigger: at commit, tells the worker to reload what it polls.';
+
+CREATE TRIGGER poller_config_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON sigmax.exchanges
+	FOR EACH STATEMENT EXECUTE FUNCTION sigmax._poller_config_changed();
+CREATE TRIGGER poller_config_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON sigmax.price_feeds
+	FOR EACH STATEMENT EXECUTE FUNCTION sigmax._poller_config_changed();
+CREATE TRIGGER poller_config_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON sigmax.instruments
+	FOR EACH STATEMENT EXECUTE FUNCTION sigmax._poller_config_changed();
+
+CREATE FUNCTION sigmax._poller_reload()
+RETURNS void
+LANGUAGE c VOLATILE
+AS 'MODULE_PATHNAME', 'sigmax_poller_reload';
+
+COMMENT ON FUNCTION sigmax._poller_reload() IS
+'Internal: the worker looks at the extension and what it polls again when this transaction commits.';
+
+-- a worker waiting for CREATE EXTENSION starts polling at its commit
+SELECT sigmax._poller_reload();
+
+CREATE FUNCTION sigmax.add_exchange(name text, adapter text DEFAULT NULL, base_url text DEFAULT NULL,
+	testnet_url text DEFAULT NULL, poll_interval_ms integer DEFAULT 1000, enabled boolean DEFAULT true,
+	category text DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	a sigmax.exchange_adapters;
+BEGIN
+	IF name IS NULL OR name !~ '^[a-z0-9_]{1,32}$' THEN
+		RAISE EXCEPTION 'exchange name must be 1 to 32 of a-z, 0-9 and _' USING ERRCODE = '22023';
+	END IF;
+	SELECT * INTO a FROM sigmax.exchange_adapters x WHERE x.adapter = coalesce(add_exchange.adapter, add_exchange.name);
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'unknown exchange adapter "%"', coalesce(adapter, name) USING ERRCODE = '22023',
+			HINT = 'The adapters are listed in sigmax.exchange_adapters.';
+	END IF;
+	IF poll_interval_ms IS NULL OR poll_interval_ms < 100 OR poll_interval_ms > 3600000 OR enabled IS NULL THEN
+		RAISE EXCEPTION 'poll_interval_ms must be from 100 to 3600000' USING ERRCODE = '22023';
+	END IF;
+	IF category IS NOT NULL AND category !~ '^[a-z]{1,16}$' THEN
+		RAISE EXCEPTION 'category must be 1 to 16 of a-z' USING ERRCODE = '22023';
+	END IF;
+	INSERT INTO sigmax.exchanges AS e (name, adapter, base_url, testnet_url, enabled, poll_interval_ms, category)
+	VALUES (name, a.adapter, coalesce(base_url, a.default_base_url),
+	        CASE WHEN base_url IS NULL THEN coalesce(testnet_url, a.default_testnet_url) ELSE testnet_url END,
+	        enabled, poll_interval_ms, category)
+	ON CONFLICT ON CONSTRAINT exchanges_pkey DO UPDATE
+	SET adapter = EXCLUDED.adapter, base_url = EXCLUDED.base_url, testnet_url = EXCLUDED.testnet_url,
+	    enabled = EXCLUDED.enabled, poll_interval_ms = EXCLUDED.poll_interval_ms, category = EXCLUDED.category;
+	PERFORM sigmax._audit_write('system', 'exchange.set',
+		(SELECT to_jsonb(e) FROM sigmax.exchanges e WHERE e.name = add_exchange.name));
+END
+$$;
+
+COMMENT ON FUNCTION sigmax.add_exchange(text, text, text, text, integer, boolean, text) IS
+'Add or change a venue the worker polls; the adapter defaults to the name and the URLs to the adapter''s public endpoints.';
+
+CREATE FUNCTION sigmax.add_price_feed(exchange text, symbol text, venue_symbol text DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF symbol IS NULL OR symbol !~ '^[A-Z0-9]{2,10}/[A-Z0-9]{2,10}$' THEN
+		RAISE EXCEPTION 'invalid symbol' USING ERRCODE = '22023',
+			DETAIL = 'A symbol is BASE/QUOTE, each side 2 to 10 upper-case letters or digits.';
+	END IF;
+	IF venue_symbol IS NOT NULL AND venue_symbol !~ '^[A-Za-z0-9._-]{1,64}$' THEN
+		RAISE EXCEPTION 'venue_symbol must be 1 to 64 of A-Z, a-z, 0-9, ".", "_" and "-"' USING ERRCODE = '22023';
+	END IF;
+	IF NOT EXISTS (SELECT 1 FROM sigmax.exchanges e WHERE e.name = add_price_feed.exchange) THEN
+		RAISE EXCEPTION 'exchange "%" does not exist', exchange USING ERRCODE = '22023',
+			HINT = 'Add it with sigmax.add_exchange.';
+	END IF;
+	INSERT INTO sigmax.price_feeds AS f (exchange, symbol, venue_symbol) VALUES (exchange, symbol, venue_symbol)
+	ON CONFLICT ON CONSTRAINT price_feeds_pkey DO UPDATE SET venue_symbol = EXCLUDED.venue_symbol;
+	PERFORM sigmax._audit_write('system', 'price_feed.set',
+		jsonb_build_object('exchange', exchange, 'symbol', symbol, 'venue_symbol', venue_symbol));
+END
+$$;
+
+COMMENT ON FUNCTION sigmax.add_price_feed(text, text, text) IS
+'Poll a symbol on a venue besides the instruments judged against it; venue_symbol overrides the adapter''s spelling.';
+
+CREATE FUNCTION sigmax.remove_price_feed(exchange text, symbol text)
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	DELETE FROM sigmax.price_feeds f WHERE f.exchange = remove_price_feed.exchange AND f.symbol = remove_price_feed.symbol;
+	IF NOT FOUND THEN
+		RETURN false;
+	END IF;
+	PERFORM sigmax._audit_write('system', 'price_feed.removed', jsonb_build_object('exchange', exchange, 'symbol', symbol));
+	RETURN true;
+END
+$$;
+
+COMMENT ON FUNCTION sigmax.remove_price_feed(text, text) IS 'Stop polling a price feed; false when there was none.';
+
+CREATE FUNCTION sigmax.parse_ticker(adapter text, body text, venue_symbol text,
+	OUT status text, OUT detail text, OUT bid numeric, OUT ask numeric, OUT last numeric,
+	OUT exchange_time timestamptz)
+RETURNS record
+LANGUAGE c VOLATILE
+AS 'MODULE_PATHNAME', 'sigmax_parse_ticker';
+
+COMMENT ON FUNCTION sigmax.parse_ticker(text, text, text) IS
+'Read a venue''s ticker answer exactly as the worker does: status ok with decimal prices, or the status (error_envelope, bad_ticker) and why.';
+
+CREATE FUNCTION sigmax.worker_status(
+	OUT exchange text, OUT last_status text, OUT last_success timestamptz, OUT last_error_at timestamptz,
+	OUT last_error_status text, OUT last_error text, OUT consecutive_errors integer, OUT requests bigint,
+	OUT errors bigint, OUT prices_written bigint, OUT latency_p50_ms float8, OUT latency_p99_ms float8,
+	OUT commit_p99_ms float8, OUT backoff_until timestamptz)
+RETURNS SETOF record
+LANGUAGE c VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'sigmax_worker_status_fn';
+
+COMMENT ON FUNCTION sigmax.worker_status() IS
+'Per venue since the server started, from shared memory: last outcome, last success and error, requests, errors, prices written, request latency p50/p99 and response-to-commit p99 over the last 256.';
+
+CREATE FUNCTION sigmax.worker_state(OUT state text, OUT pid integer, OUT started_at timestamptz, OUT cycles bigint)
+RETURNS record
+LANGUAGE c VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'sigmax_worker_state';
+
+COMMENT ON FUNCTION sigmax.worker_state() IS
+'What the worker is doing (polling, waiting for the extension, idle on a version mismatch, disabled, not running, standby), its pid and polling cycles.';
+
+/* ---------------------------------------------------------------------------
  * Privileges: nothing for PUBLIC; each sigmax role gets what its job needs.
  * This section stays last so that it covers every object created above.
  * ------------------------------------------------------------------------- */
@@ -1722,12 +1964,20 @@ GRANT EXECUTE ON FUNCTION
 	sigmax.resume(bigint),
 	sigmax.set_reduce_only(bigint, boolean),
 	sigmax.kill_switch(text),
-	sigmax.record_price(text, text, numeric, numeric, numeric, timestamptz),
+	sigmax.record_price(text, text, numeric, numeric, numeric, timestamptz, timestamptz),
 	sigmax.order_counters(),
 	sigmax.acknowledge_alert(bigint),
 	sigmax.record_venue_error(text, text),
 	sigmax.check_latency(),
-	sigmax.metrics()
+	sigmax.metrics(),
+	sigmax.add_exchange(text, text, text, text, integer, boolean, text),
+	sigmax.add_price_feed(text, text, text),
+	sigmax.remove_price_feed(text, text),
+	sigmax.parse_ticker(text, text, text),
+	sigmax.worker_status(),
+	sigmax.worker_state()
+	TO sigmax_admin;
+GRANT SELECT ON sigmax.exchange_adapters, sigmax.exchanges, sigmax.price_feeds, sigmax.poll_targets
 	TO sigmax_admin;
 GRANT SELECT ON sigmax.orders, sigmax.fills, sigmax.positions, sigmax.account_summary,
 	sigmax.instruments, sigmax.market_prices, sigmax.limits

@@ -4,11 +4,14 @@
  */
 #include "postgres.h"
 
+#include <limits.h>
+
 #include "miscadmin.h"
 #include "fmgr.h"
 #include "utils/guc.h"
 #include "utils/timestamp.h"
 
+#include "http.h"
 #include "sigmax.h"
 
 int			sigmax_trading_mode = SIGMAX_MODE_PAPER;
@@ -18,6 +21,16 @@ int			sigmax_audit_max_payload_bytes = 65536;
 bool		sigmax_ledger_restore = false;
 int			sigmax_max_rate_buckets = 10000;
 int			sigmax_auto_pause_cooldown = 30;
+bool		sigmax_worker_enabled = true;
+int			sigmax_http_connect_timeout_ms = 2000;
+int			sigmax_http_timeout_ms = 5000;
+int			sigmax_http_low_speed_limit = 100;
+int			sigmax_http_low_speed_time = 3;
+int			sigmax_http_max_response_bytes = 1024 * 1024;
+char	   *sigmax_http_ca_file = NULL;
+int			sigmax_http_max_connections = 16;
+int			sigmax_http_max_host_connections = 2;
+int			sigmax_worker_max_backoff_ms = 30000;
 
 static const struct config_enum_entry trading_mode_options[] = {
 	{"paper", SIGMAX_MODE_PAPER, false},
@@ -93,6 +106,113 @@ sigmax_define_gucs(void)
 							7 * 24 * 60,
 							PGC_SIGHUP,
 							GUC_UNIT_MIN,
+							NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("sigmax.worker_enabled",
+							 "Whether the background worker polls the exchanges.",
+							 "Off: the worker stays connected but idle; prices then come only from sigmax.record_price calls.",
+							 &sigmax_worker_enabled,
+							 true,
+							 PGC_SIGHUP,
+							 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomIntVariable("sigmax.http_connect_timeout",
+							"Longest the worker waits for a connection to an exchange.",
+							NULL,
+							&sigmax_http_connect_timeout_ms,
+							2000,
+							100,
+							60000,
+							PGC_SIGHUP,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("sigmax.http_timeout",
+							"Longest one exchange request may take, connection included.",
+							"A request that takes longer fails with the status timeout and its venue's prices go stale.",
+							&sigmax_http_timeout_ms,
+							5000,
+							100,
+							300000,
+							PGC_SIGHUP,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("sigmax.http_low_speed_limit",
+							"Bytes per second below which an exchange response counts as stalled.",
+							"A transfer slower than this for sigmax.http_low_speed_time is abandoned with the status timeout.",
+							&sigmax_http_low_speed_limit,
+							100,
+							1,
+							INT_MAX,
+							PGC_SIGHUP,
+							0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("sigmax.http_low_speed_time",
+							"Seconds a response may stay under sigmax.http_low_speed_limit.",
+							NULL,
+							&sigmax_http_low_speed_time,
+							3,
+							1,
+							300,
+							PGC_SIGHUP,
+							GUC_UNIT_S,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("sigmax.http_max_response_size",
+							"Largest exchange response the worker reads.",
+							"A larger body is abandoned as it arrives, with the status too_large.",
+							&sigmax_http_max_response_bytes,
+							1024 * 1024,
+							1024,
+							64 * 1024 * 1024,
+							PGC_SIGHUP,
+							GUC_UNIT_BYTE,
+							NULL, NULL, NULL);
+
+	DefineCustomStringVariable("sigmax.http_ca_file",
+							   "CA bundle (PEM) the worker verifies exchange certificates against.",
+							   "Empty: the system's bundle. Verification is always on.",
+							   &sigmax_http_ca_file,
+							   "",
+							   PGC_SIGHUP,
+							   0,
+							   NULL, NULL, NULL);
+
+	DefineCustomIntVariable("sigmax.http_max_connections",
+							"Most connections the worker keeps open to all exchanges together.",
+							"Requests beyond it wait their turn inside the worker.",
+							&sigmax_http_max_connections,
+							16,
+							1,
+							1024,
+							PGC_SIGHUP,
+							0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("sigmax.http_max_host_connections",
+							"Most connections the worker opens to one exchange host.",
+							"Venues rate-limit by address: keep it low.",
+							&sigmax_http_max_host_connections,
+							2,
+							1,
+							64,
+							PGC_SIGHUP,
+							0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("sigmax.worker_max_backoff",
+							"Longest pause between polls of a failing exchange.",
+							"After consecutive failures a venue is polled at doubling intervals up to this; "
+							"a Retry-After from the venue is honoured even when longer.",
+							&sigmax_worker_max_backoff_ms,
+							30000,
+							100,
+							3600000,
+							PGC_SIGHUP,
+							GUC_UNIT_MS,
 							NULL, NULL, NULL);
 
 	/* Sized at startup: defined only when preloading, as PostgreSQL requires. */

@@ -20,6 +20,7 @@
 #include "utils/builtins.h"
 #include "utils/hsearch.h"
 
+#include "poller.h"
 #include "risk.h"
 #include "sigmax.h"
 
@@ -111,8 +112,9 @@ static bool xact_callbacks_registered = false;
 static Size
 shared_size(void)
 {
-	return add_size(MAXALIGN(sizeof(SigmaxShared)),
-					hash_estimate_size(sigmax_max_rate_buckets, sizeof(RateBucket)));
+	return add_size(add_size(MAXALIGN(sizeof(SigmaxShared)),
+							 hash_estimate_size(sigmax_max_rate_buckets, sizeof(RateBucket))),
+					sigmax_worker_shmem_size());
 }
 
 static void
@@ -122,6 +124,7 @@ sigmax_shmem_request(void)
 		prev_shmem_request_hook();
 	RequestAddinShmemSpace(shared_size());
 	RequestNamedLWLockTranche("sigmax", 1);
+	RequestNamedLWLockTranche("sigmax_worker", 1);
 }
 
 static void
@@ -154,6 +157,7 @@ sigmax_shmem_startup(void)
 	info.entrysize = sizeof(RateBucket);
 	rate_buckets = ShmemInitHash("sigmax rate buckets", sigmax_max_rate_buckets,
 								 sigmax_max_rate_buckets, &info, HASH_ELEM | HASH_BLOBS | HASH_FIXED_SIZE);
+	sigmax_worker_shmem_init();
 	LWLockRelease(AddinShmemInitLock);
 }
 

@@ -18,6 +18,7 @@
 #include "miscadmin.h"
 #include "utils/builtins.h"
 
+#include "poller.h"
 #include "risk.h"
 #include "sigmax.h"
 
@@ -42,6 +43,7 @@ _PG_init(void)
 	{
 		sigmax_preloaded = true;
 		sigmax_shmem_install_hooks();
+		sigmax_worker_register();
 	}
 }
 

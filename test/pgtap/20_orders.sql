@@ -26,7 +26,7 @@ SELECT function_privs_are('sigmax', 'cancel_order', ARRAY['bigint'], 'sigmax_tra
 SELECT function_privs_are('sigmax', 'kill_switch', ARRAY['text'], 'sigmax_trader', ARRAY[]::text[], 'traders cannot pull the kill switch');
 SELECT function_privs_are('sigmax', 'kill_switch', ARRAY['text'], 'sigmax_admin', ARRAY['EXECUTE'], 'admins can');
 SELECT function_privs_are('sigmax', 'set_limits', ARRAY['bigint', 'jsonb'], 'sigmax_trader', ARRAY[]::text[], 'traders cannot change limits');
-SELECT function_privs_are('sigmax', 'record_price', ARRAY['text', 'text', 'numeric', 'numeric', 'numeric', 'timestamp with time zone'], 'sigmax_trader', ARRAY[]::text[], 'traders cannot record prices');
+SELECT function_privs_are('sigmax', 'record_price', ARRAY['text', 'text', 'numeric', 'numeric', 'numeric', 'timestamp with time zone', 'timestamp with time zone'], 'sigmax_trader', ARRAY[]::text[], 'traders cannot record prices');
 SELECT function_privs_are('sigmax', 'create_account', ARRAY['text', 'numeric', 'text'], 'sigmax_admin', ARRAY['EXECUTE'], 'admins open accounts');
 
 SELECT function_privs_are('sigmax', 'metrics', ARRAY[]::text[], 'sigmax_admin', ARRAY['EXECUTE'], 'admins read the metrics');

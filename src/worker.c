@@ -1,0 +1,775 @@
+/*
+ * worker.c
+ *	  The exchange poller: a background worker that fetches each venue's
+ *	  tickers with libcurl and records every price in a transaction of its own.
+ */
+#include "postgres.h"
+
+#include "access/heapam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "access/xact.h"
+#include "catalog/pg_database.h"
+#include "catalog/pg_type.h"
+#include "commands/extension.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "tcop/tcopprot.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+
+#include "http.h"
+#include "poller.h"
+#include "sigmax.h"
+
+PGDLLEXPORT void sigmax_launcher_main(Datum main_arg);
+PGDLLEXPORT void sigmax_worker_main(Datum main_arg);
+
+/* How often the worker looks again for a missing or mismatched extension. */
+#define READY_RECHECK_MS 10000
+/* How often the launcher looks again for a missing database (a heap scan of pg_database). */
+#define DATABASE_RECHECK_MS 1000
+/* Failed cycles polled at the normal interval before backing off (so the error-burst trigger sees them). */
+#define FAILURES_BEFORE_BACKOFF 6
+/* The longest Retry-After honoured, in seconds. */
+#define MAX_RETRY_AFTER_S 3600
+
+typedef struct PollTarget
+{
+	int			venue;			/* index in venues[] */
+	char	   *symbol;			/* BASE/QUOTE */
+	char	   *venue_symbol;
+	char	   *url;
+	bool		in_flight;
+	SigmaxHttpRequest req;
+} PollTarget;
+
+typedef struct Venue
+{
+	char	   *name;
+	const SigmaxAdapter *adapter;
+	int			interval_ms;
+	int			slot;			/* in shared memory; -1 if none was free */
+	int			first_target;
+	int			ntargets;
+	TimestampTz next_due;
+	TimestampTz backoff_until;
+	int			failed_cycles;
+	int			in_flight;
+	TimestampTz cycle_started;
+	int			cycle_failed;
+	SigmaxPollStatus cycle_status;
+	char		cycle_detail[256];
+	int64		cycle_retry_after_s;
+} Venue;
+
+static MemoryContext config_context = NULL;
+static MemoryContext response_context = NULL;
+static Venue *venues = NULL;
+static int	nvenues = 0;
+static PollTarget *targets = NULL;
+static int	ntargets = 0;
+static bool ready = false;
+static bool reload_requested = true;
+static uint64 loaded_generation = 0;
+static TimestampTz next_ready_check = 0;
+static char *connected_database = NULL;
+static char last_logged[256] = "";
+static SPIPlanPtr record_plan = NULL;
+static SPIPlanPtr venue_error_plan = NULL;
+
+static void log_once(const char *message);
+
+/*
+ * Register the launcher; called from _PG_init while preloading. The launcher
+ * connects to no database: it starts the poller once sigmax.database exists,
+ * and again when the poller exits, so that a missing database is a wait with
+ * a LOG line, never a crash loop. Both start on a primary only (a standby
+ * starts them when promoted).
+ */
+void
+sigmax_worker_register(void)
+{
+	BackgroundWorker worker;
+
+	memset(&worker, 0, sizeof(worker));
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	worker.bgw_restart_time = 1;
+	strlcpy(worker.bgw_library_name, "sigmax", BGW_MAXLEN);
+	strlcpy(worker.bgw_function_name, "sigmax_launcher_main", BGW_MAXLEN);
+	strlcpy(worker.bgw_name, "sigmax launcher", BGW_MAXLEN);
+	strlcpy(worker.bgw_type, "sigmax launcher", BGW_MAXLEN);
+	RegisterBackgroundWorker(&worker);
+}
+
+/*
+ * True when the database exists. The launcher, connected to no database, may
+ * read only shared catalogs, and by heap scan (as the autovacuum launcher does).
+ */
+static bool
+database_exists(const char *name)
+{
+	bool		exists = false;
+	Relation	rel;
+	TableScanDesc scan;
+	HeapTuple	tup;
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	(void) GetTransactionSnapshot();
+	rel = table_open(DatabaseRelationId, AccessShareLock);
+	scan = table_beginscan_catalog(rel, 0, NULL);
+	while (!exists && HeapTupleIsValid(tup = heap_getnext(scan, ForwardScanDirection)))
+	{
+		Form_pg_database db = (Form_pg_database) GETSTRUCT(tup);
+
+		exists = strcmp(NameStr(db->datname), name) == 0;
+	}
+	table_endscan(scan);
+	table_close(rel, AccessShareLock);
+	CommitTransactionCommand();
+	return exists;
+}
+
+static BackgroundWorkerHandle *poller_handle = NULL;
+
+/* The launcher's exit: the poller goes with it, so a restarted launcher never makes two. */
+static void
+launcher_exit(int code, Datum arg)
+{
+	if (poller_handle != NULL)
+		TerminateBackgroundWorker(poller_handle);
+}
+
+/* The launcher's entry point: keep one poller running in sigmax.database. */
+void
+sigmax_launcher_main(Datum main_arg)
+{
+	char		running_db[NAMEDATALEN] = "";
+	TimestampTz next_start = 0;
+
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, SignalHandlerForShutdownRequest);
+	BackgroundWorkerUnblockSignals();
+	BackgroundWorkerInitializeConnection(NULL, NULL, 0);
+	before_shmem_exit(launcher_exit, (Datum) 0);
+
+	for (;;)
+	{
+		TimestampTz now;
+		long		timeout_ms = READY_RECHECK_MS;
+
+		CHECK_FOR_INTERRUPTS();
+		if (ShutdownRequestPending)
+			break;
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+			if (poller_handle != NULL && strcmp(running_db, sigmax_database) != 0)
+			{
+				ereport(LOG,
+						(errmsg("sigmax launcher: sigmax.database is now \"%s\"; restarting the poller",
+								sigmax_database)));
+				TerminateBackgroundWorker(poller_handle);
+			}
+		}
+		now = GetCurrentTimestamp();
+		if (poller_handle != NULL)
+		{
+			pid_t		pid;
+
+			if (GetBackgroundWorkerPid(poller_handle, &pid) == BGWH_STOPPED)
+			{
+				pfree(poller_handle);
+				poller_handle = NULL;
+				next_start = now + 1000 * INT64CONST(1000);
+			}
+		}
+		if (poller_handle == NULL && now >= next_start)
+		{
+			if (strlen(sigmax_database) >= NAMEDATALEN || !database_exists(sigmax_database))
+			{
+				char		message[200];
+
+				snprintf(message, sizeof(message), "database \"%s\" (sigmax.database) does not exist; waiting for it",
+						 sigmax_database);
+				log_once(message);
+				next_start = now + DATABASE_RECHECK_MS * INT64CONST(1000);
+			}
+			else
+			{
+				BackgroundWorker worker;
+
+				memset(&worker, 0, sizeof(worker));
+				worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+				worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+				worker.bgw_restart_time = BGW_NEVER_RESTART;
+				strlcpy(worker.bgw_library_name, "sigmax", BGW_MAXLEN);
+				strlcpy(worker.bgw_function_name, "sigmax_worker_main", BGW_MAXLEN);
+				strlcpy(worker.bgw_name, "sigmax poller", BGW_MAXLEN);
+				strlcpy(worker.bgw_type, "sigmax poller", BGW_MAXLEN);
+				strlcpy(worker.bgw_extra, sigmax_database, BGW_EXTRALEN);
+				worker.bgw_notify_pid = MyProcPid;
+				if (RegisterDynamicBackgroundWorker(&worker, &poller_handle))
+				{
+					strlcpy(running_db, sigmax_database, sizeof(running_db));
+					last_logged[0] = '\0';
+				}
+				else
+				{
+					poller_handle = NULL;
+					log_once("could not start the poller: no background worker slot free (max_worker_processes); retrying");
+					next_start = now + READY_RECHECK_MS * INT64CONST(1000);
+				}
+			}
+		}
+		if (poller_handle == NULL)
+			timeout_ms = Max((next_start - now) / 1000, 1);
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, timeout_ms, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+	}
+	/* exit 1: the postmaster restarts the launcher after pg_terminate_backend, not during a shutdown */
+	proc_exit(1);
+}
+
+/* LOG a line about the worker's readiness once, not on every retry. */
+static void
+log_once(const char *message)
+{
+	if (strcmp(message, last_logged) != 0)
+	{
+		ereport(LOG, (errmsg("sigmax worker: %s", message)));
+		strlcpy(last_logged, message, sizeof(last_logged));
+	}
+	sigmax_worker_status_set_state(message);
+}
+
+/* Abandon every request in flight (before a reload, or on the way out). */
+static void
+cancel_all(void)
+{
+	int			i;
+
+	for (i = 0; i < ntargets; i++)
+	{
+		if (targets[i].in_flight)
+		{
+			sigmax_http_release(&targets[i].req);
+			targets[i].in_flight = false;
+		}
+	}
+	for (i = 0; i < nvenues; i++)
+		venues[i].in_flight = 0;
+}
+
+/* On exit: free libcurl's handles and say the worker is gone. */
+static void
+worker_exit(int code, Datum arg)
+{
+	cancel_all();
+	sigmax_http_shutdown();
+	sigmax_worker_status_reset(0);
+}
+
+/* Copy an error's message into buf and forget the error (the caller aborts its transaction). */
+static void
+take_error(char *buf, size_t len)
+{
+	ErrorData  *edata;
+
+	MemoryContextSwitchTo(response_context);
+	edata = CopyErrorData();
+	FlushErrorState();
+	strlcpy(buf, edata->message ? edata->message : "unknown error", len);
+	FreeErrorData(edata);
+}
+
+/*
+ * Read what to poll, once the extension is there at this library's version.
+ * Otherwise wait, saying why once in the log: never crash-loop.
+ */
+static void
+load_config(void)
+{
+	uint64		generation = sigmax_worker_config_generation();
+	char		message[256];
+	volatile bool loaded = false;
+
+	cancel_all();
+	MemoryContextReset(config_context);
+	venues = NULL;
+	targets = NULL;
+	nvenues = ntargets = 0;
+	ready = false;
+	message[0] = '\0';
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PG_TRY();
+	{
+		Oid			extoid;
+
+		SPI_connect();
+		PushActiveSnapshot(GetTransactionSnapshot());
+		pgstat_report_activity(STATE_RUNNING, "sigmax worker: loading venues");
+		extoid = get_extension_oid("sigmax", true);
+		if (!OidIsValid(extoid))
+			snprintf(message, sizeof(message),
+					 "extension sigmax is not installed in database \"%s\"; waiting for CREATE EXTENSION sigmax",
+					 connected_database);
+		else
+		{
+			char	   *version = NULL;
+
+			if (SPI_execute("SELECT extversion FROM pg_catalog.pg_extension WHERE extname = 'sigmax'",
+							true, 1) == SPI_OK_SELECT && SPI_processed == 1)
+				version = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+			if (version == NULL || strcmp(version, SIGMAX_VERSION) != 0)
+				snprintf(message, sizeof(message),
+						 "idle: the library is version %s but the extension in database \"%s\" is %s; run ALTER EXTENSION sigmax UPDATE",
+						 SIGMAX_VERSION, connected_database, version ? version : "unknown");
+		}
+		if (message[0] == '\0')
+		{
+			int			ret;
+			uint64		i;
+			MemoryContext old;
+
+			ret = SPI_execute("SELECT exchange, adapter, url, poll_interval_ms, symbol, venue_symbol "
+							  "FROM sigmax.poll_targets WHERE enabled ORDER BY exchange, symbol",
+							  true, 0);
+			if (ret != SPI_OK_SELECT)
+				elog(ERROR, "sigmax worker: reading sigmax.poll_targets failed");
+			old = MemoryContextSwitchTo(config_context);
+			venues = palloc0(sizeof(Venue) * Max(SPI_processed, 1));
+			targets = palloc0(sizeof(PollTarget) * Max(SPI_processed, 1));
+			for (i = 0; i < SPI_processed; i++)
+			{
+				HeapTuple	tup = SPI_tuptable->vals[i];
+				TupleDesc	desc = SPI_tuptable->tupdesc;
+				char	   *exchange = SPI_getvalue(tup, desc, 1);
+				char	   *adapter = SPI_getvalue(tup, desc, 2);
+				char	   *url = SPI_getvalue(tup, desc, 3);
+				PollTarget *t;
+
+				if (nvenues == 0 || strcmp(venues[nvenues - 1].name, exchange) != 0)
+				{
+					Venue	   *v = &venues[nvenues++];
+
+					v->name = exchange;
+					v->adapter = sigmax_adapter_find(adapter);
+					v->interval_ms = atoi(SPI_getvalue(tup, desc, 4));
+					v->first_target = ntargets;
+					v->slot = sigmax_worker_status_venue_slot(exchange);
+					if (v->slot < 0)
+						ereport(WARNING,
+								(errmsg("sigmax worker: venue \"%s\" has no status slot", exchange),
+								 errdetail("At most %d venues are tracked; it is polled without status.",
+										   SIGMAX_MAX_VENUES)));
+				}
+				if (url == NULL || venues[nvenues - 1].adapter == NULL)
+				{
+					ereport(LOG,
+							(errmsg("sigmax worker: not polling %s on %s", SPI_getvalue(tup, desc, 5), exchange),
+							 errdetail("The venue has no URL for trading mode %s.",
+									   GetConfigOption("sigmax.trading_mode", false, false))));
+					continue;
+				}
+				t = &targets[ntargets++];
+				t->venue = nvenues - 1;
+				t->symbol = SPI_getvalue(tup, desc, 5);
+				t->venue_symbol = SPI_getvalue(tup, desc, 6);
+				t->url = url;
+				venues[nvenues - 1].ntargets++;
+			}
+			MemoryContextSwitchTo(old);
+			snprintf(message, sizeof(message), "polling %d symbols on %d venues", ntargets, nvenues);
+			loaded = true;
+		}
+		SPI_finish();
+		PopActiveSnapshot();
+		CommitTransactionCommand();
+	}
+	PG_CATCH();
+	{
+		char		error[200];
+
+		take_error(error, sizeof(error));
+		AbortCurrentTransaction();
+		snprintf(message, sizeof(message), "could not read the venues to poll, retrying: %s", error);
+		loaded = false;
+	}
+	PG_END_TRY();
+	pgstat_report_activity(STATE_IDLE, NULL);
+
+	ready = loaded;
+	if (!loaded)
+	{
+		venues = NULL;
+		targets = NULL;
+		nvenues = ntargets = 0;
+	}
+	log_once(message);
+	loaded_generation = generation;
+	next_ready_check = GetCurrentTimestamp() + READY_RECHECK_MS * INT64CONST(1000);
+	reload_requested = false;
+}
+
+/* Start a cycle on every venue that is due and not backing off. */
+static void
+start_due_requests(TimestampTz now)
+{
+	int			i,
+				j;
+	bool		started = false;
+
+	for (i = 0; i < nvenues; i++)
+	{
+		Venue	   *v = &venues[i];
+
+		if (v->in_flight > 0 || v->ntargets == 0 || now < v->next_due || now < v->backoff_until)
+			continue;
+		v->cycle_started = now;
+		v->cycle_failed = 0;
+		v->cycle_retry_after_s = 0;
+		v->cycle_detail[0] = '\0';
+		v->next_due = Max(v->next_due + v->interval_ms * INT64CONST(1000), now);
+		for (j = v->first_target; j < v->first_target + v->ntargets; j++)
+		{
+			PollTarget *t = &targets[j];
+
+			if (sigmax_http_start(&t->req, t->url))
+			{
+				t->in_flight = true;
+				v->in_flight++;
+			}
+			else
+			{
+				SigmaxVenueOutcome out = {t->req.status, -1, -1, t->req.detail};
+
+				sigmax_worker_status_record(v->slot, &out);
+				v->cycle_failed++;
+				v->cycle_status = t->req.status;
+				strlcpy(v->cycle_detail, t->req.detail, sizeof(v->cycle_detail));
+			}
+		}
+		started = true;
+	}
+	if (started)
+	{
+		sigmax_worker_status_count_cycle();
+		sigmax_http_kick();
+	}
+}
+
+/*
+ * Parse an answer and record its price, in one transaction: an error in
+ * either (malformed JSON, a price record_price refuses) aborts only this one.
+ */
+static SigmaxPollStatus
+record_answer(Venue *v, PollTarget *t, char *detail, size_t detail_len, int64 *commit_us)
+{
+	volatile SigmaxPollStatus status = POLL_OK;
+	volatile bool recording = false;
+	MemoryContext old = MemoryContextSwitchTo(response_context);
+
+	*commit_us = -1;
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PG_TRY();
+	{
+		SigmaxTicker ticker;
+		char	   *parse_detail;
+
+		SPI_connect();
+		PushActiveSnapshot(GetTransactionSnapshot());
+		pgstat_report_activity(STATE_RUNNING, "sigmax worker: recording a price");
+		status = sigmax_adapter_parse(v->adapter, t->req.body, t->req.len, t->venue_symbol, &ticker,
+									  &parse_detail);
+		if (status != POLL_OK)
+			strlcpy(detail, parse_detail ? parse_detail : "", detail_len);
+		else
+		{
+			Oid			types[7] = {TEXTOID, TEXTOID, NUMERICOID, NUMERICOID, NUMERICOID,
+			TIMESTAMPTZOID, TIMESTAMPTZOID};
+			Datum		args[7];
+			char		nulls[8] = "       ";
+
+			recording = true;
+			sigmax_check_sql_version();
+			sigmax_keep_plan(&record_plan,
+							 "SELECT sigmax.record_price($1, $2, $3, $4, $5, $6, $7)", 7, types);
+			args[0] = CStringGetTextDatum(v->name);
+			args[1] = CStringGetTextDatum(t->symbol);
+			args[2] = ticker.bid ? NumericGetDatum(ticker.bid) : (Datum) 0;
+			nulls[2] = ticker.bid ? ' ' : 'n';
+			args[3] = ticker.ask ? NumericGetDatum(ticker.ask) : (Datum) 0;
+			nulls[3] = ticker.ask ? ' ' : 'n';
+			args[4] = NumericGetDatum(ticker.last);
+			args[5] = TimestampTzGetDatum(t->req.finished);
+			args[6] = TimestampTzGetDatum(ticker.exchange_time);
+			nulls[6] = ticker.has_exchange_time ? ' ' : 'n';
+			if (SPI_execute_plan(record_plan, args, nulls, false, 1) != SPI_OK_SELECT)
+				elog(ERROR, "sigmax worker: sigmax.record_price failed");
+		}
+		SPI_finish();
+		PopActiveSnapshot();
+		CommitTransactionCommand();
+		if (status == POLL_OK)
+			*commit_us = GetCurrentTimestamp() - t->req.finished;
+	}
+	PG_CATCH();
+	{
+		take_error(detail, detail_len);
+		AbortCurrentTransaction();
+		status = recording ? POLL_RECORD_FAILED : POLL_BAD_JSON;
+		/* the extension may have gone or changed under us: look again */
+		if (recording)
+			reload_requested = true;
+	}
+	PG_END_TRY();
+	pgstat_report_activity(STATE_IDLE, NULL);
+	MemoryContextSwitchTo(old);
+	return status;
+}
+
+/* Printable ASCII of a body's start, for the detail of an HTTP error. */
+static void
+append_body_excerpt(char *detail, size_t len, const char *body, size_t body_len)
+{
+	size_t		used = strlen(detail);
+	size_t		i;
+
+	if (body == NULL || body_len == 0 || used + 4 >= len)
+		return;
+	detail[used++] = ':';
+	detail[used++] = ' ';
+	for (i = 0; i < body_len && used + 1 < len && i < 160; i++)
+	{
+		unsigned char c = (unsigned char) body[i];
+
+		detail[used++] = (c >= ' ' && c < 0x7f) ? (char) c : ' ';
+	}
+	detail[used] = '\0';
+}
+
+/* Report a failed cycle through sigmax.record_venue_error (alert and error-burst trigger). */
+static void
+report_venue_error(Venue *v)
+{
+	char		detail[512];
+	char		error[200];
+
+	snprintf(detail, sizeof(detail), "%s: %s (%d of %d symbols failed)",
+			 sigmax_poll_status_names[v->cycle_status], v->cycle_detail, v->cycle_failed, v->ntargets);
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PG_TRY();
+	{
+		Oid			types[2] = {TEXTOID, TEXTOID};
+		Datum		args[2];
+
+		SPI_connect();
+		PushActiveSnapshot(GetTransactionSnapshot());
+		pgstat_report_activity(STATE_RUNNING, "sigmax worker: reporting a venue error");
+		sigmax_check_sql_version();
+		sigmax_keep_plan(&venue_error_plan, "SELECT sigmax.record_venue_error($1, $2)", 2, types);
+		args[0] = CStringGetTextDatum(v->name);
+		args[1] = CStringGetTextDatum(detail);
+		if (SPI_execute_plan(venue_error_plan, args, NULL, false, 1) != SPI_OK_SELECT)
+			elog(ERROR, "sigmax worker: sigmax.record_venue_error failed");
+		SPI_finish();
+		PopActiveSnapshot();
+		CommitTransactionCommand();
+	}
+	PG_CATCH();
+	{
+		take_error(error, sizeof(error));
+		AbortCurrentTransaction();
+		ereport(LOG, (errmsg("sigmax worker: could not report an error of venue \"%s\": %s", v->name, error)));
+		reload_requested = true;
+	}
+	PG_END_TRY();
+	pgstat_report_activity(STATE_IDLE, NULL);
+}
+
+/* A venue's cycle is over: report a failure, and back off when it keeps failing or asks us to. */
+static void
+finish_cycle(Venue *v)
+{
+	TimestampTz now = GetCurrentTimestamp();
+
+	if (v->cycle_failed > 0)
+	{
+		int64		delay_ms = v->interval_ms;
+
+		v->failed_cycles++;
+		if (v->failed_cycles >= FAILURES_BEFORE_BACKOFF)
+		{
+			int			doublings = Min(v->failed_cycles - FAILURES_BEFORE_BACKOFF + 1, 20);
+
+			delay_ms = Min((int64) v->interval_ms << doublings, (int64) sigmax_worker_max_backoff_ms);
+			delay_ms = Max(delay_ms, v->interval_ms);
+		}
+		if (v->cycle_retry_after_s > 0)
+			delay_ms = Max(delay_ms, Min(v->cycle_retry_after_s, MAX_RETRY_AFTER_S) * 1000);
+		v->backoff_until = v->cycle_started + delay_ms * 1000;
+		sigmax_worker_status_set_backoff(v->slot, v->backoff_until);
+		report_venue_error(v);
+	}
+	else
+	{
+		v->failed_cycles = 0;
+		v->backoff_until = 0;
+		sigmax_worker_status_set_backoff(v->slot, 0);
+	}
+	ereport(DEBUG1,
+			(errmsg_internal("sigmax worker: %s: %d of %d symbols recorded in %.1f ms%s%s",
+							 v->name, v->ntargets - v->cycle_failed, v->ntargets,
+							 (now - v->cycle_started) / 1000.0,
+							 v->cycle_failed > 0 ? "; last failure: " : "",
+							 v->cycle_failed > 0 ? sigmax_poll_status_names[v->cycle_status] : "")));
+}
+
+/* Record every finished request, then close the cycles that have nothing left in flight. */
+static void
+collect_done(void)
+{
+	SigmaxHttpRequest *req;
+
+	while ((req = sigmax_http_next_done()) != NULL)
+	{
+		PollTarget *t = (PollTarget *) ((char *) req - offsetof(PollTarget, req));
+		Venue	   *v = &venues[t->venue];
+		char		detail[256];
+		SigmaxVenueOutcome out;
+
+		strlcpy(detail, req->detail, sizeof(detail));
+		out.status = req->status;
+		out.latency_us = req->latency_us;
+		out.commit_us = -1;
+		if (req->status == POLL_OK)
+			out.status = record_answer(v, t, detail, sizeof(detail), &out.commit_us);
+		else if (req->status != POLL_TOO_LARGE)
+			append_body_excerpt(detail, sizeof(detail), req->body, req->len);
+		out.detail = detail;
+		sigmax_worker_status_record(v->slot, &out);
+		if (out.status != POLL_OK)
+		{
+			v->cycle_failed++;
+			v->cycle_status = out.status;
+			strlcpy(v->cycle_detail, detail, sizeof(v->cycle_detail));
+			if (out.status == POLL_RATE_LIMITED || out.status == POLL_BANNED)
+				v->cycle_retry_after_s = Max(v->cycle_retry_after_s, req->retry_after_s);
+		}
+		sigmax_http_release(req);
+		t->in_flight = false;
+		v->in_flight--;
+		if (v->in_flight == 0)
+			finish_cycle(v);
+		MemoryContextReset(response_context);
+	}
+}
+
+/* How long to sleep: until the next venue is due, at most READY_RECHECK_MS. */
+static long
+next_timeout_ms(TimestampTz now)
+{
+	TimestampTz wake = now + READY_RECHECK_MS * INT64CONST(1000);
+	int			i;
+
+	if (!ready || !sigmax_worker_enabled)
+		wake = Min(wake, next_ready_check);
+	else
+		for (i = 0; i < nvenues; i++)
+		{
+			if (venues[i].in_flight > 0 || venues[i].ntargets == 0)
+				continue;
+			wake = Min(wake, Max(venues[i].next_due, venues[i].backoff_until));
+		}
+	if (wake <= now)
+		return 0;
+	return (long) ((wake - now + 999) / 1000);
+}
+
+/* The worker's entry point. */
+void
+sigmax_worker_main(Datum main_arg)
+{
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, SignalHandlerForShutdownRequest);
+	BackgroundWorkerUnblockSignals();
+
+	connected_database = MemoryContextStrdup(TopMemoryContext, MyBgworkerEntry->bgw_extra);
+	BackgroundWorkerInitializeConnection(connected_database, NULL, 0);
+	pgstat_report_appname("sigmax poller");
+
+	config_context = AllocSetContextCreate(TopMemoryContext, "sigmax worker venues", ALLOCSET_DEFAULT_SIZES);
+	response_context = AllocSetContextCreate(TopMemoryContext, "sigmax worker response", ALLOCSET_DEFAULT_SIZES);
+	if (!sigmax_worker_status_reset(MyProcPid))
+	{
+		ereport(LOG, (errmsg("sigmax worker: another poller is running; exiting")));
+		proc_exit(0);
+	}
+	before_shmem_exit(worker_exit, (Datum) 0);
+	sigmax_http_init();
+	ereport(LOG, (errmsg("sigmax worker started in database \"%s\"", connected_database)));
+
+	for (;;)
+	{
+		TimestampTz now;
+
+		CHECK_FOR_INTERRUPTS();
+		if (ShutdownRequestPending)
+			break;
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+			if (strcmp(sigmax_database, connected_database) != 0)
+				break;			/* the launcher starts a poller in the new database */
+			sigmax_http_apply_settings();
+			reload_requested = true;
+		}
+
+		now = GetCurrentTimestamp();
+		if (!sigmax_worker_enabled)
+		{
+			if (ready || nvenues > 0)
+			{
+				cancel_all();
+				ready = false;
+			}
+			reload_requested = true;
+			next_ready_check = now + READY_RECHECK_MS * INT64CONST(1000);
+			log_once("disabled by sigmax.worker_enabled = off");
+		}
+		else
+		{
+			if (reload_requested || sigmax_worker_config_generation() != loaded_generation ||
+				(!ready && now >= next_ready_check))
+				load_config();
+			if (ready)
+				start_due_requests(GetCurrentTimestamp());
+		}
+
+		if (sigmax_http_wait(next_timeout_ms(GetCurrentTimestamp())))
+			ResetLatch(MyLatch);
+		if (ready)
+			collect_done();
+	}
+
+	/* the launcher starts a new poller unless the server is shutting down */
+	proc_exit(0);
+}
