@@ -112,6 +112,11 @@ class Route:
         except (KeyError, TypeError, ValueError) as exc:
             raise StartupError("%s: missing or bad field (%s)" % (where, exc)) from None
         self.any_value = list(entry.get("any_value") or [])
+        # Another path serving the same recorded body (a venue's public twin of an endpoint).
+        self.also_path = entry.get("also_path")
+        if self.also_path is not None and not (isinstance(self.also_path, str)
+                                               and self.also_path.startswith("/")):
+            raise StartupError("%s: also_path must be a path starting with '/'" % where)
         self.fault = entry.get("fault")
         self.entry = entry  # the raw entry, returned by GET /__mock/routes
         if self.kind not in self.KINDS:
@@ -135,7 +140,8 @@ class Route:
         self.query_pairs = sorted(self.query.items())
 
     def matches_exactly(self, method, path, pairs):
-        return self.method == method and self.path == path and self.query_pairs == pairs
+        return (self.method == method and path in (self.path, self.also_path)
+                and self.query_pairs == pairs)
 
     def matches_unknown_symbol(self, method, path, pairs):
         """Same path and key set; keys outside any_value must have the recorded value."""
@@ -169,11 +175,12 @@ class RouteTable:
         self.unknown_symbol = [r for r in self.routes if r.kind == "unknown_symbol"]
         seen = set()
         for r in self.tickers:
-            key = (r.method, r.path, tuple(r.query_pairs))
-            if key in seen:
-                raise StartupError("routes file %s: duplicate ticker route %s %s"
-                                   % (routes_file, r.method, r.path))
-            seen.add(key)
+            for path in filter(None, (r.path, r.also_path)):
+                key = (r.method, path, tuple(r.query_pairs))
+                if key in seen:
+                    raise StartupError("routes file %s: duplicate ticker route %s %s"
+                                       % (routes_file, r.method, path))
+                seen.add(key)
 
     def resolve(self, method, path, pairs, venue_prefix):
         """The route serving this request, or None (-> 404).
@@ -193,7 +200,7 @@ class RouteTable:
     def venue_for_path(self, path):
         """The venue owning this path (used to attribute unmatched requests to a venue)."""
         for r in self.routes:
-            if r.kind != "fault_body" and r.path == path:
+            if r.kind != "fault_body" and path in (r.path, r.also_path):
                 return r.venue
         return None
 

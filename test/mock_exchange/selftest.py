@@ -219,6 +219,16 @@ class RouteTests:
         self.assertEqual(status, 404)
         self.assertEqual(json.loads(body)["error"], "not found")
 
+    def test_also_path_serves_the_same_body(self):
+        twins = [r for r in SERVED if r.get("also_path")]
+        self.assertTrue(twins)
+        for r in twins:
+            with self.subTest(fixture=r["fixture"]):
+                query = "&".join("%s=%s" % kv for kv in r["query"].items())
+                path = r["also_path"] + ("?" + query if query else "")
+                self.assert_fixture_response(r, *self.mock.get(path))
+                self.assert_fixture_response(r, *self.mock.get("/" + r["venue"] + path))
+
     def test_query_order_does_not_matter(self):
         for r in SERVED:
             if len(r["query"]) > 1:
