@@ -28,7 +28,7 @@ DATA = $(wildcard sigmax--*.sql)
 
 # pg_regress suites, one per capability; run with `make installcheck`
 # against a running server (scripts/test.sh starts a throwaway one).
-REGRESS = smoke ledger orders protections observability
+REGRESS = smoke ledger orders protections observability worker
 REGRESS_OPTS = --inputdir=. --dbname=contrib_regression
 
 PG_CPPFLAGS = -I$(srcdir)/src -DSIGMAX_VERSION=\"$(EXTVERSION)\"

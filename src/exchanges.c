@@ -99,12 +99,13 @@ scalar_text(JsonbValue *v)
 	return NULL;
 }
 
-/* True when s is a plain decimal: digits, an optional fraction and exponent. */
+/* True when s is a plain decimal: digits, an optional fraction and a short exponent. */
 static bool
 is_decimal(const char *s)
 {
 	const char *p = s;
 	bool		digits = false;
+	int			exponent_digits = 0;
 
 	if (*p == '-' || *p == '+')
 		p++;
@@ -126,9 +127,10 @@ is_decimal(const char *s)
 		if (!isdigit((unsigned char) *p))
 			return false;
 		while (isdigit((unsigned char) *p))
-			p++;
+			p++, exponent_digits++;
 	}
-	return *p == '\0' && p - s <= 64;
+	/* a short exponent: numeric_in then never overflows */
+	return *p == '\0' && p - s <= 64 && exponent_digits <= 3;
 }
 
 /*
@@ -201,6 +203,14 @@ iso_time(JsonbValue *v, TimestampTz *out)
 	return tm2timestamp(&tm, fsec, &tz, out) == 0;
 }
 
+/* True for a price above zero. */
+static bool
+positive(Numeric n)
+{
+	return DatumGetInt32(DirectFunctionCall2(numeric_cmp, NumericGetDatum(n),
+											 DirectFunctionCall1(int4_numeric, Int32GetDatum(0)))) > 0;
+}
+
 /* Fill the ticker from three price values; bad_ticker when last is missing or one is not a number. */
 static SigmaxPollStatus
 take_prices(SigmaxTicker *t, JsonbValue *bid, JsonbValue *ask, JsonbValue *last, char **detail)
@@ -220,6 +230,17 @@ take_prices(SigmaxTicker *t, JsonbValue *bid, JsonbValue *ask, JsonbValue *last,
 		*detail = pstrdup("the answer has no last price");
 		return POLL_BAD_TICKER;
 	}
+	if (!positive(t->last) || (t->bid && !positive(t->bid)) || (t->ask && !positive(t->ask)))
+	{
+		*detail = pstrdup("a price is zero or negative");
+		return POLL_BAD_TICKER;
+	}
+	if (t->bid && t->ask && DatumGetBool(DirectFunctionCall2(numeric_gt, NumericGetDatum(t->bid),
+															 NumericGetDatum(t->ask))))
+	{
+		*detail = pstrdup("the bid is above the ask");
+		return POLL_BAD_TICKER;
+	}
 	return POLL_OK;
 }
 
@@ -230,7 +251,9 @@ envelope_detail(JsonbValue *code, JsonbValue *msg)
 	char	   *c = scalar_text(code);
 	char	   *m = scalar_text(msg);
 
-	return psprintf("venue error %s: %s", c ? c : "?", m ? m : "(no message)");
+	if (c == NULL)
+		return psprintf("venue error: %s", m ? m : "(no message)");
+	return psprintf("venue error %s: %s", c, m ? m : "(no message)");
 }
 
 /* Binance: a flat object; errors are {"code", "msg"}. */
