@@ -1913,14 +1913,15 @@ AS 'MODULE_PATHNAME', 'sigmax_worker_status_fn';
 COMMENT ON FUNCTION sigmax.worker_status() IS
 'Per venue since the server started, from shared memory: last outcome, last success and error, requests, errors, prices written, request latency p50/p99 and response-to-commit p99 over the last 256.';
 
-CREATE FUNCTION sigmax.worker_state(OUT state text, OUT pid integer, OUT started_at timestamptz, OUT cycles bigint)
+CREATE FUNCTION sigmax.worker_state(OUT state text, OUT pid integer, OUT started_at timestamptz, OUT cycles bigint,
+	OUT memory_bytes bigint)
 RETURNS record
 LANGUAGE c VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'sigmax_worker_state';
 
 COMMENT ON FUNCTION sigmax.worker_state() IS
-'What the worker is doing (polling, waiting for the extension, idle on a version mismatch, disabled, not running, standby), its pid and polling cycles.';
+'What the worker is doing (polling, waiting for the extension, idle on a version mismatch, disabled, not running, standby), its pid, polling cycles and the memory its contexts hold between passes.';
 
 /* ---------------------------------------------------------------------------
  * Privileges: nothing for PUBLIC; each sigmax role gets what its job needs.

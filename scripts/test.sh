@@ -54,9 +54,11 @@ verifier_selftest() {
 	bash "$SIGMAX_ROOT/tools/test/run.sh"
 }
 
-# Every C path in a single-user backend under valgrind memcheck.
+# Every C path in a single-user backend under valgrind memcheck, then a whole server
+# under valgrind with the poller running 1,000 cycles against the mock exchange.
 valgrind_suite() {
-	SIGMAX_SKIP_BUILD=1 bash "$SIGMAX_ROOT/scripts/valgrind.sh"
+	SIGMAX_SKIP_BUILD=1 bash "$SIGMAX_ROOT/scripts/valgrind.sh" &&
+		SIGMAX_SKIP_BUILD=1 bash "$SIGMAX_ROOT/scripts/valgrind_worker.sh"
 }
 
 # Integration tests: Perl TAP with PostgreSQL::Test::Cluster, which starts its

@@ -8,6 +8,7 @@
 #include <ctype.h>
 
 #include "fmgr.h"
+#include "mb/pg_wchar.h"
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
@@ -180,6 +181,17 @@ epoch_time(JsonbValue *v, int64 per_second, TimestampTz *out)
 	return true;
 }
 
+/* True when an ISO 8601 time names its zone: Z, or an offset after the time of day. */
+static bool
+names_zone(const char *s)
+{
+	const char *t = strpbrk(s, "Tt ");
+
+	if (t == NULL)
+		return false;
+	return strpbrk(t, "Zz+-") != NULL;
+}
+
 /* An ISO 8601 time string, decoded without raising an error; UTC when it names no zone. */
 static bool
 iso_time(JsonbValue *v, TimestampTz *out)
@@ -200,6 +212,9 @@ iso_time(JsonbValue *v, TimestampTz *out)
 		return false;
 	if (DecodeDateTime(field, ftype, nf, &dtype, &tm, &fsec, &tz) != 0 || dtype != DTK_DATE)
 		return false;
+	/* DecodeDateTime takes a time without a zone as the session's: make it UTC */
+	if (!names_zone(s))
+		tz = 0;
 	return tm2timestamp(&tm, fsec, &tz, out) == 0;
 }
 
@@ -538,9 +553,16 @@ sigmax_adapter_parse(const SigmaxAdapter *adapter, const char *body, size_t len,
 
 	memset(ticker, 0, sizeof(*ticker));
 	*detail = NULL;
+	if (body == NULL)
+		body = "";
 	if (memchr(body, '\0', len) != NULL)
 	{
 		*detail = pstrdup("the body holds a NUL byte");
+		return POLL_BAD_JSON;
+	}
+	if (!pg_verifymbstr(body, len, true))
+	{
+		*detail = psprintf("the body is not valid %s", GetDatabaseEncodingName());
 		return POLL_BAD_JSON;
 	}
 	text = pnstrdup(body, len);

@@ -187,7 +187,7 @@ sigmax_define_gucs(void)
 							&sigmax_http_max_connections,
 							16,
 							1,
-							1024,
+							256,
 							PGC_SIGHUP,
 							0,
 							NULL, NULL, NULL);

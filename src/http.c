@@ -5,9 +5,13 @@
  */
 #include "postgres.h"
 
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <curl/curl.h>
 
 #include "miscadmin.h"
+#include "storage/fd.h"
 #include "storage/latch.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
@@ -62,9 +66,39 @@ socket_callback(CURL *easy, curl_socket_t fd, int what, void *userp, void *socke
 		nwatched++;
 	}
 	else
-		return -1;				/* libcurl fails that transfer */
+		return -1;				/* fails every transfer; unreachable: open_socket bounds the sockets */
 	sockets_changed = true;
 	return 0;
+}
+
+/*
+ * libcurl opens its connections here, so that they count against the
+ * process's file descriptor budget as PostgreSQL's own files do.
+ */
+static curl_socket_t
+open_socket(void *clientp, curlsocktype purpose, struct curl_sockaddr *address)
+{
+	curl_socket_t fd;
+
+	if (!AcquireExternalFD())
+	{
+		errno = EMFILE;
+		return CURL_SOCKET_BAD;
+	}
+	fd = socket(address->family, address->socktype, address->protocol);
+	if (fd == CURL_SOCKET_BAD)
+		ReleaseExternalFD();
+	return fd;
+}
+
+/* ...and closes them here. */
+static int
+close_socket(void *clientp, curl_socket_t fd)
+{
+	int			rc = close(fd);
+
+	ReleaseExternalFD();
+	return rc;
 }
 
 /* libcurl's timer callback: when it next wants to be called without socket activity. */
@@ -173,6 +207,8 @@ sigmax_http_start(SigmaxHttpRequest *req, const char *url)
 	curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, write_callback);
 	curl_easy_setopt(easy, CURLOPT_WRITEDATA, req);
 	curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(easy, CURLOPT_OPENSOCKETFUNCTION, open_socket);
+	curl_easy_setopt(easy, CURLOPT_CLOSESOCKETFUNCTION, close_socket);
 	curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L);
 	curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, 1L);

@@ -83,6 +83,7 @@ extern void sigmax_worker_status_set_state(const char *state);
 extern int	sigmax_worker_status_venue_slot(const char *venue);
 extern void sigmax_worker_status_record(int slot, const SigmaxVenueOutcome *outcome);
 extern void sigmax_worker_status_count_cycle(void);
+extern void sigmax_worker_status_set_memory(uint64 bytes);
 extern void sigmax_worker_status_set_backoff(int slot, TimestampTz until);
 extern uint64 sigmax_worker_config_generation(void);
 

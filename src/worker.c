@@ -14,6 +14,7 @@
 #include "catalog/pg_type.h"
 #include "commands/extension.h"
 #include "executor/spi.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
@@ -74,12 +75,14 @@ typedef struct Venue
 
 static MemoryContext config_context = NULL;
 static MemoryContext response_context = NULL;
+static MemoryContext loop_context = NULL;	/* reset at every pass of the loop */
 static Venue *venues = NULL;
 static int	nvenues = 0;
 static PollTarget *targets = NULL;
 static int	ntargets = 0;
 static bool ready = false;
 static bool reload_requested = true;
+static bool check_extension = false;	/* a record failed: is the extension still right? */
 static uint64 loaded_generation = 0;
 static TimestampTz next_ready_check = 0;
 static char *connected_database = NULL;
@@ -88,6 +91,7 @@ static SPIPlanPtr record_plan = NULL;
 static SPIPlanPtr venue_error_plan = NULL;
 
 static void log_once(const char *message);
+static void finish_cycle(Venue *v);
 
 /*
  * Register the launcher; called from _PG_init while preloading. The launcher
@@ -113,8 +117,9 @@ sigmax_worker_register(void)
 }
 
 /*
- * True when the database exists. The launcher, connected to no database, may
- * read only shared catalogs, and by heap scan (as the autovacuum launcher does).
+ * True when the database exists and accepts connections. The launcher,
+ * connected to no database, may read only shared catalogs, and by heap scan
+ * (as the autovacuum launcher does).
  */
 static bool
 database_exists(const char *name)
@@ -123,6 +128,7 @@ database_exists(const char *name)
 	Relation	rel;
 	TableScanDesc scan;
 	HeapTuple	tup;
+	MemoryContext old = CurrentMemoryContext;
 
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
@@ -133,11 +139,13 @@ database_exists(const char *name)
 	{
 		Form_pg_database db = (Form_pg_database) GETSTRUCT(tup);
 
-		exists = strcmp(NameStr(db->datname), name) == 0;
+		/* one that refuses connections (or is half-dropped) counts as missing */
+		exists = strcmp(NameStr(db->datname), name) == 0 && db->datallowconn && db->datconnlimit != -2;
 	}
 	table_endscan(scan);
 	table_close(rel, AccessShareLock);
 	CommitTransactionCommand();
+	MemoryContextSwitchTo(old);
 	return exists;
 }
 
@@ -157,6 +165,8 @@ sigmax_launcher_main(Datum main_arg)
 {
 	char		running_db[NAMEDATALEN] = "";
 	TimestampTz next_start = 0;
+	TimestampTz poller_started = 0;
+	int64		restart_delay_ms = 1000;
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, SignalHandlerForShutdownRequest);
@@ -193,7 +203,12 @@ sigmax_launcher_main(Datum main_arg)
 			{
 				pfree(poller_handle);
 				poller_handle = NULL;
-				next_start = now + 1000 * INT64CONST(1000);
+				/* a poller that keeps dying at once is restarted ever more slowly, up to a minute */
+				if (now - poller_started < 10 * USECS_PER_SEC)
+					restart_delay_ms = Min(restart_delay_ms * 2, 60000);
+				else
+					restart_delay_ms = 1000;
+				next_start = now + restart_delay_ms * INT64CONST(1000);
 			}
 		}
 		if (poller_handle == NULL && now >= next_start)
@@ -202,7 +217,8 @@ sigmax_launcher_main(Datum main_arg)
 			{
 				char		message[200];
 
-				snprintf(message, sizeof(message), "database \"%s\" (sigmax.database) does not exist; waiting for it",
+				snprintf(message, sizeof(message),
+						 "database \"%s\" (sigmax.database) does not exist or refuses connections; waiting for it",
 						 sigmax_database);
 				log_once(message);
 				next_start = now + DATABASE_RECHECK_MS * INT64CONST(1000);
@@ -223,6 +239,7 @@ sigmax_launcher_main(Datum main_arg)
 				worker.bgw_notify_pid = MyProcPid;
 				if (RegisterDynamicBackgroundWorker(&worker, &poller_handle))
 				{
+					poller_started = now;
 					strlcpy(running_db, sigmax_database, sizeof(running_db));
 					last_logged[0] = '\0';
 				}
@@ -282,6 +299,16 @@ worker_exit(int code, Datum arg)
 	sigmax_worker_status_reset(0);
 }
 
+/* Copy src into dst (size bytes) without cutting a multibyte character. */
+static void
+copy_clipped(char *dst, const char *src, size_t size)
+{
+	int			len = pg_mbcliplen(src, strlen(src), (int) size - 1);
+
+	memcpy(dst, src, len);
+	dst[len] = '\0';
+}
+
 /* Copy an error's message into buf and forget the error (the caller aborts its transaction). */
 static void
 take_error(char *buf, size_t len)
@@ -291,8 +318,46 @@ take_error(char *buf, size_t len)
 	MemoryContextSwitchTo(response_context);
 	edata = CopyErrorData();
 	FlushErrorState();
-	strlcpy(buf, edata->message ? edata->message : "unknown error", len);
+	copy_clipped(buf, edata->message ? edata->message : "unknown error", len);
 	FreeErrorData(edata);
+}
+
+/* True when the extension is installed at this library's version (checked after a failed record). */
+static bool
+extension_ready(void)
+{
+	volatile bool ok = false;
+	MemoryContext caller = CurrentMemoryContext;
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PG_TRY();
+	{
+		SPI_connect();
+		PushActiveSnapshot(GetTransactionSnapshot());
+		if (OidIsValid(get_extension_oid("sigmax", true)) &&
+			SPI_execute("SELECT extversion FROM pg_catalog.pg_extension WHERE extname = 'sigmax'", true, 1) == SPI_OK_SELECT &&
+			SPI_processed == 1)
+		{
+			char	   *version = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+
+			ok = version != NULL && strcmp(version, SIGMAX_VERSION) == 0;
+		}
+		SPI_finish();
+		PopActiveSnapshot();
+		CommitTransactionCommand();
+	}
+	PG_CATCH();
+	{
+		char		error[200];
+
+		take_error(error, sizeof(error));
+		AbortCurrentTransaction();
+	}
+	PG_END_TRY();
+	pgstat_report_stat(false);
+	MemoryContextSwitchTo(caller);
+	return ok;
 }
 
 /*
@@ -305,8 +370,22 @@ load_config(void)
 	uint64		generation = sigmax_worker_config_generation();
 	char		message[256];
 	volatile bool loaded = false;
+	MemoryContext caller = CurrentMemoryContext;
 
+	Venue	   *previous = NULL;
+	int			nprevious = nvenues;
+
+	/* a venue's schedule and back-off survive the reload (its name is the key) */
 	cancel_all();
+	if (nvenues > 0)
+	{
+		int			i;
+
+		previous = palloc(sizeof(Venue) * nvenues);
+		memcpy(previous, venues, sizeof(Venue) * nvenues);
+		for (i = 0; i < nvenues; i++)
+			previous[i].name = pstrdup(venues[i].name);
+	}
 	MemoryContextReset(config_context);
 	venues = NULL;
 	targets = NULL;
@@ -394,12 +473,26 @@ load_config(void)
 				venues[nvenues - 1].ntargets++;
 			}
 			MemoryContextSwitchTo(old);
+			for (i = 0; i < (uint64) nvenues; i++)
+			{
+				int			j;
+
+				for (j = 0; j < nprevious; j++)
+					if (strcmp(previous[j].name, venues[i].name) == 0)
+					{
+						venues[i].next_due = previous[j].next_due;
+						venues[i].backoff_until = previous[j].backoff_until;
+						venues[i].failed_cycles = previous[j].failed_cycles;
+						break;
+					}
+			}
 			snprintf(message, sizeof(message), "polling %d symbols on %d venues", ntargets, nvenues);
 			loaded = true;
 		}
 		SPI_finish();
 		PopActiveSnapshot();
 		CommitTransactionCommand();
+		pgstat_report_stat(false);
 	}
 	PG_CATCH();
 	{
@@ -407,11 +500,13 @@ load_config(void)
 
 		take_error(error, sizeof(error));
 		AbortCurrentTransaction();
+		pgstat_report_stat(false);
 		snprintf(message, sizeof(message), "could not read the venues to poll, retrying: %s", error);
 		loaded = false;
 	}
 	PG_END_TRY();
 	pgstat_report_activity(STATE_IDLE, NULL);
+	MemoryContextSwitchTo(caller);
 
 	ready = loaded;
 	if (!loaded)
@@ -444,7 +539,11 @@ start_due_requests(TimestampTz now)
 		v->cycle_failed = 0;
 		v->cycle_retry_after_s = 0;
 		v->cycle_detail[0] = '\0';
-		v->next_due = Max(v->next_due + v->interval_ms * INT64CONST(1000), now);
+		/* keep the cadence, unless the venue fell behind it (first poll, back-off, reload) */
+		if (v->next_due == 0 || v->next_due + v->interval_ms * INT64CONST(1000) <= now)
+			v->next_due = now + v->interval_ms * INT64CONST(1000);
+		else
+			v->next_due += v->interval_ms * INT64CONST(1000);
 		for (j = v->first_target; j < v->first_target + v->ntargets; j++)
 		{
 			PollTarget *t = &targets[j];
@@ -464,6 +563,8 @@ start_due_requests(TimestampTz now)
 				strlcpy(v->cycle_detail, t->req.detail, sizeof(v->cycle_detail));
 			}
 		}
+		if (v->in_flight == 0)
+			finish_cycle(v);	/* nothing could even start */
 		started = true;
 	}
 	if (started)
@@ -498,7 +599,7 @@ record_answer(Venue *v, PollTarget *t, char *detail, size_t detail_len, int64 *c
 		status = sigmax_adapter_parse(v->adapter, t->req.body, t->req.len, t->venue_symbol, &ticker,
 									  &parse_detail);
 		if (status != POLL_OK)
-			strlcpy(detail, parse_detail ? parse_detail : "", detail_len);
+			copy_clipped(detail, parse_detail ? parse_detail : "", detail_len);
 		else
 		{
 			Oid			types[7] = {TEXTOID, TEXTOID, NUMERICOID, NUMERICOID, NUMERICOID,
@@ -526,6 +627,7 @@ record_answer(Venue *v, PollTarget *t, char *detail, size_t detail_len, int64 *c
 		SPI_finish();
 		PopActiveSnapshot();
 		CommitTransactionCommand();
+		pgstat_report_stat(false);
 		if (status == POLL_OK)
 			*commit_us = GetCurrentTimestamp() - t->req.finished;
 	}
@@ -533,10 +635,11 @@ record_answer(Venue *v, PollTarget *t, char *detail, size_t detail_len, int64 *c
 	{
 		take_error(detail, detail_len);
 		AbortCurrentTransaction();
+		pgstat_report_stat(false);
 		status = recording ? POLL_RECORD_FAILED : POLL_BAD_JSON;
-		/* the extension may have gone or changed under us: look again */
+		/* the extension may have gone or changed under us: look at it again */
 		if (recording)
-			reload_requested = true;
+			check_extension = true;
 	}
 	PG_END_TRY();
 	pgstat_report_activity(STATE_IDLE, NULL);
@@ -570,6 +673,7 @@ report_venue_error(Venue *v)
 {
 	char		detail[512];
 	char		error[200];
+	MemoryContext caller = CurrentMemoryContext;
 
 	snprintf(detail, sizeof(detail), "%s: %s (%d of %d symbols failed)",
 			 sigmax_poll_status_names[v->cycle_status], v->cycle_detail, v->cycle_failed, v->ntargets);
@@ -592,16 +696,18 @@ report_venue_error(Venue *v)
 		SPI_finish();
 		PopActiveSnapshot();
 		CommitTransactionCommand();
+		pgstat_report_stat(false);
 	}
 	PG_CATCH();
 	{
 		take_error(error, sizeof(error));
 		AbortCurrentTransaction();
 		ereport(LOG, (errmsg("sigmax worker: could not report an error of venue \"%s\": %s", v->name, error)));
-		reload_requested = true;
+		check_extension = true;
 	}
 	PG_END_TRY();
 	pgstat_report_activity(STATE_IDLE, NULL);
+	MemoryContextSwitchTo(caller);
 }
 
 /* A venue's cycle is over: report a failure, and back off when it keeps failing or asks us to. */
@@ -669,7 +775,7 @@ collect_done(void)
 		{
 			v->cycle_failed++;
 			v->cycle_status = out.status;
-			strlcpy(v->cycle_detail, detail, sizeof(v->cycle_detail));
+			copy_clipped(v->cycle_detail, detail, sizeof(v->cycle_detail));
 			if (out.status == POLL_RATE_LIMITED || out.status == POLL_BANNED)
 				v->cycle_retry_after_s = Max(v->cycle_retry_after_s, req->retry_after_s);
 		}
@@ -708,7 +814,8 @@ void
 sigmax_worker_main(Datum main_arg)
 {
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
-	pqsignal(SIGTERM, SignalHandlerForShutdownRequest);
+	/* die: SIGTERM also ends a query or commit that waits (on a lock, a sync standby) */
+	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
 
 	connected_database = MemoryContextStrdup(TopMemoryContext, MyBgworkerEntry->bgw_extra);
@@ -717,6 +824,7 @@ sigmax_worker_main(Datum main_arg)
 
 	config_context = AllocSetContextCreate(TopMemoryContext, "sigmax worker venues", ALLOCSET_DEFAULT_SIZES);
 	response_context = AllocSetContextCreate(TopMemoryContext, "sigmax worker response", ALLOCSET_DEFAULT_SIZES);
+	loop_context = AllocSetContextCreate(TopMemoryContext, "sigmax worker loop", ALLOCSET_DEFAULT_SIZES);
 	if (!sigmax_worker_status_reset(MyProcPid))
 	{
 		ereport(LOG, (errmsg("sigmax worker: another poller is running; exiting")));
@@ -730,15 +838,17 @@ sigmax_worker_main(Datum main_arg)
 	{
 		TimestampTz now;
 
-		CHECK_FOR_INTERRUPTS();
-		if (ShutdownRequestPending)
-			break;
+		/* what a pass allocates outside a transaction lives until the next pass */
+		MemoryContextSwitchTo(loop_context);
+		MemoryContextReset(loop_context);
+		sigmax_worker_status_set_memory(MemoryContextMemAllocated(TopMemoryContext, true));
+		CHECK_FOR_INTERRUPTS();	/* SIGTERM ends the process here */
 		if (ConfigReloadPending)
 		{
 			ConfigReloadPending = false;
 			ProcessConfigFile(PGC_SIGHUP);
 			if (strcmp(sigmax_database, connected_database) != 0)
-				break;			/* the launcher starts a poller in the new database */
+				break;
 			sigmax_http_apply_settings();
 			reload_requested = true;
 		}
@@ -757,11 +867,20 @@ sigmax_worker_main(Datum main_arg)
 		}
 		else
 		{
+			if (check_extension)
+			{
+				check_extension = false;
+				if (!extension_ready())
+					reload_requested = true;
+			}
 			if (reload_requested || sigmax_worker_config_generation() != loaded_generation ||
 				(!ready && now >= next_ready_check))
 				load_config();
 			if (ready)
+			{
 				start_due_requests(GetCurrentTimestamp());
+				collect_done();
+			}
 		}
 
 		if (sigmax_http_wait(next_timeout_ms(GetCurrentTimestamp())))
@@ -770,6 +889,6 @@ sigmax_worker_main(Datum main_arg)
 			collect_done();
 	}
 
-	/* the launcher starts a new poller unless the server is shutting down */
+	/* sigmax.database changed: the launcher starts a poller there */
 	proc_exit(0);
 }

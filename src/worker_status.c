@@ -12,6 +12,7 @@
 #include "commands/trigger.h"
 #include "fmgr.h"
 #include "funcapi.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "port/atomics.h"
 #include "storage/ipc.h"
@@ -54,6 +55,7 @@ typedef struct WorkerShared
 	TimestampTz started_at;
 	char		state[64];
 	uint64		cycles;
+	pg_atomic_uint64 memory_bytes;	/* the poller's memory contexts, between passes */
 	pg_atomic_uint64 config_generation;
 	VenueStatus venues[SIGMAX_MAX_VENUES];
 } WorkerShared;
@@ -78,6 +80,7 @@ sigmax_worker_shmem_init(void)
 		memset(worker_shared, 0, sizeof(WorkerShared));
 		worker_shared->lock = &(GetNamedLWLockTranche("sigmax_worker"))->lock;
 		pg_atomic_init_u64(&worker_shared->config_generation, 1);
+		pg_atomic_init_u64(&worker_shared->memory_bytes, 0);
 		strlcpy(worker_shared->state, "not started", sizeof(worker_shared->state));
 	}
 }
@@ -148,10 +151,14 @@ void
 sigmax_worker_status_record(int slot, const SigmaxVenueOutcome *outcome)
 {
 	VenueStatus *v;
+	const char *detail = outcome->detail ? outcome->detail : "";
+	int			detail_len;
 
 	if (slot < 0)
 		return;
 	v = &worker_shared->venues[slot];
+	/* clipped before taking the lock, whole characters only */
+	detail_len = pg_mbcliplen(detail, strlen(detail), sizeof(v->last_error) - 1);
 	LWLockAcquire(worker_shared->lock, LW_EXCLUSIVE);
 	v->requests++;
 	v->last_status = outcome->status;
@@ -179,7 +186,8 @@ sigmax_worker_status_record(int slot, const SigmaxVenueOutcome *outcome)
 		v->consecutive_errors++;
 		v->last_error_at = GetCurrentTimestamp();
 		v->last_error_status = outcome->status;
-		strlcpy(v->last_error, outcome->detail ? outcome->detail : "", sizeof(v->last_error));
+		memcpy(v->last_error, detail, detail_len);
+		v->last_error[detail_len] = '\0';
 	}
 	LWLockRelease(worker_shared->lock);
 }
@@ -191,6 +199,13 @@ sigmax_worker_status_count_cycle(void)
 	LWLockAcquire(worker_shared->lock, LW_EXCLUSIVE);
 	worker_shared->cycles++;
 	LWLockRelease(worker_shared->lock);
+}
+
+/* The memory the poller's contexts hold between two passes of its loop (outside any transaction). */
+void
+sigmax_worker_status_set_memory(uint64 bytes)
+{
+	pg_atomic_write_u64(&worker_shared->memory_bytes, bytes);
 }
 
 /* When a failing venue is next polled. */
@@ -222,7 +237,8 @@ config_xact_callback(XactEvent event, void *arg)
 
 	if (!config_changed_in_xact)
 		return;
-	if (event == XACT_EVENT_COMMIT && worker_shared != NULL)
+	/* at PREPARE too: COMMIT PREPARED runs no callback, and a spare reload is harmless */
+	if ((event == XACT_EVENT_COMMIT || event == XACT_EVENT_PREPARE) && worker_shared != NULL)
 	{
 		pg_atomic_fetch_add_u64(&worker_shared->config_generation, 1);
 		LWLockAcquire(worker_shared->lock, LW_SHARED);
@@ -357,8 +373,8 @@ Datum
 sigmax_worker_state(PG_FUNCTION_ARGS)
 {
 	TupleDesc	desc;
-	Datum		values[4];
-	bool		nulls[4] = {false};
+	Datum		values[5];
+	bool		nulls[5] = {false};
 	char		state[64];
 
 	sigmax_require_preload("sigmax.worker_state");
@@ -371,6 +387,8 @@ sigmax_worker_state(PG_FUNCTION_ARGS)
 	values[2] = TimestampTzGetDatum(worker_shared->started_at);
 	nulls[2] = worker_shared->pid == 0;
 	values[3] = Int64GetDatum((int64) worker_shared->cycles);
+	values[4] = Int64GetDatum((int64) pg_atomic_read_u64(&worker_shared->memory_bytes));
+	nulls[4] = worker_shared->pid == 0;
 	LWLockRelease(worker_shared->lock);
 	if (RecoveryInProgress())
 		strlcpy(state, "standby: not polling", sizeof(state));

@@ -266,7 +266,7 @@ $fresh->safe_psql('sigmax', 'CREATE EXTENSION sigmax');
 ok($fresh->poll_query_until('postgres', "SELECT state = 'polling 0 symbols on 0 venues' FROM sigmax.worker_state()"),
 	'CREATE EXTENSION: the poller starts at its commit');
 $log = slurp_file($fresh->logfile);
-my @waits = $log =~ /(does not exist; waiting for it)/g;
+my @waits = $log =~ /(does not exist or refuses connections; waiting for it)/g;
 is(scalar @waits, 1, 'one LOG line while the database is missing');
 @waits = $log =~ /(waiting for CREATE EXTENSION sigmax)/g;
 is(scalar @waits, 1, 'one LOG line while the extension is missing');
