@@ -590,6 +590,9 @@ BEGIN
 	IF exchange IS NULL OR exchange !~ '^[a-z0-9_]{1,32}$' THEN
 		RAISE EXCEPTION 'exchange must be 1 to 32 of a-z, 0-9 and _' USING ERRCODE = '22023';
 	END IF;
+	IF venue_symbol IS NOT NULL AND venue_symbol !~ '^[A-Za-z0-9._-]{1,64}$' THEN
+		RAISE EXCEPTION 'venue_symbol must be 1 to 64 of A-Z, a-z, 0-9, ".", "_" and "-"' USING ERRCODE = '22023';
+	END IF;
 	IF tick_size IS NULL OR tick_size = 'NaN' OR tick_size <= 0 OR lot_size IS NULL OR lot_size = 'NaN' OR lot_size <= 0
 	   OR min_qty IS NULL OR min_qty = 'NaN' OR min_qty < 0 OR max_qty = 'NaN' OR max_qty <= 0
 	   OR min_notional IS NULL OR min_notional = 'NaN' OR min_notional < 0 OR enabled IS NULL
