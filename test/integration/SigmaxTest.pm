@@ -31,7 +31,8 @@ sub fixture_path
 
 # A new cluster with sigmax preloaded unless preload => 0; extra postgresql.conf
 # lines in conf. Started, with the extension created in database sigmax unless
-# create => 0.
+# create => 0. The exchange poller is off unless worker => 1: a test that adds a
+# venue with its public URL must never reach the internet.
 sub sigmax_node
 {
 	my ($name, %opts) = @_;
@@ -45,6 +46,7 @@ sub sigmax_node
 		($preload ? "shared_preload_libraries = 'sigmax'\n" : '')
 		  . "sigmax.database = 'sigmax'\n"
 		  . "sigmax.checkpoint_key_file = '$key'\n"
+		  . "sigmax.worker_enabled = " . (($opts{worker} // 0) ? 'on' : 'off') . "\n"
 		  . ($opts{conf} // ''));
 	$node->start;
 	if ($opts{create} // 1)

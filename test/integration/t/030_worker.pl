@@ -15,7 +15,7 @@ use Time::HiRes qw(time usleep);
 use SigmaxTest;
 
 my $mock = start_mock_exchange();
-my $node = sigmax_node('worker',
+my $node = sigmax_node('worker', worker => 1,
 	conf => "sigmax.http_timeout = 1000\n"
 	  . "sigmax.http_connect_timeout = 500\n"
 	  . "sigmax.worker_max_backoff = 1000\n"
@@ -253,7 +253,7 @@ $node->stop;
 
 # --- no database, then no extension: a wait with one LOG line each, not a crash loop ----
 
-my $fresh = sigmax_node('worker_fresh', create => 0);
+my $fresh = sigmax_node('worker_fresh', worker => 1, create => 0);
 $fresh->safe_psql('postgres', 'CREATE EXTENSION sigmax');    # only to read the state from another database
 ok($fresh->poll_query_until('postgres',
 		"SELECT state LIKE 'database \"sigmax\" (sigmax.database) does not exist%' FROM sigmax.worker_state()"),
@@ -275,7 +275,7 @@ $fresh->stop;
 
 # --- a streaming standby does not poll; after promotion it does ------------------------
 
-my $primary = sigmax_node('worker_primary', init => { allows_streaming => 1 });
+my $primary = sigmax_node('worker_primary', worker => 1, init => { allows_streaming => 1 });
 $primary->safe_psql('sigmax', qq{SELECT sigmax.add_exchange('okx', base_url => '$mock->{url}/okx', poll_interval_ms => 300);
 	SELECT sigmax.add_price_feed('okx', 'BTC/USDT');});
 ok($primary->poll_query_until('sigmax', "SELECT count(*) = 1 FROM sigmax.market_prices"), 'the primary polls');
