@@ -932,90 +932,96 @@ BEGIN
 	-- in), under the order path's locks (trading state, account row, then its orders and
 	-- positions). The others are only marked, at the end, in one statement. Record one
 	-- price per transaction: each locks its market_prices row until commit.
-	FOR c IN
-		WITH holders AS (
-			SELECT p.account_id FROM sigmax.positions p JOIN sigmax.instruments i ON i.symbol = p.symbol
-			 WHERE p.symbol = record_price.symbol AND i.exchange = record_price.exchange AND p.qty <> 0),
-		equity AS (
-			SELECT a.account_id, a.state, a.sod_date, a.sod_equity, a.peak_equity, a.cash + v.value AS equity
-			  FROM (SELECT x.account_id,
-			               sum(x.qty * CASE WHEN x.symbol = record_price.symbol THEN record_price.last
-			                                ELSE coalesce(x.mark_price, x.avg_price) END) AS value
-			          FROM sigmax.positions x
-			         WHERE x.qty <> 0 AND x.account_id IN (SELECT h.account_id FROM holders h)
-			         GROUP BY x.account_id) v
-			  JOIN sigmax.accounts a ON a.account_id = v.account_id),
-		full_pass AS (
-			SELECT x.account_id FROM sigmax.orders x JOIN sigmax.instruments i ON i.symbol = x.symbol
-			 WHERE x.symbol = record_price.symbol AND i.exchange = record_price.exchange
-			   AND x.status = 'accepted' AND x.order_type = 'limit'
-			   AND ((x.side = 'buy' AND x.limit_price >= coalesce(record_price.ask, record_price.last))
-			     OR (x.side = 'sell' AND x.limit_price <= coalesce(record_price.bid, record_price.last)))
-			UNION
-			SELECT st.account_id FROM sigmax.stops st
-			 WHERE st.symbol = record_price.symbol AND st.status = 'active'
-			   AND st.account_id IN (SELECT h.account_id FROM holders h)
-			   AND ((st.direction = 'long' AND (coalesce(record_price.bid, record_price.last) <= st.stop_price
-			                                    OR (st.trail_pct IS NOT NULL AND record_price.last > st.best_price)))
-			     OR (st.direction = 'short' AND (coalesce(record_price.ask, record_price.last) >= st.stop_price
-			                                     OR (st.trail_pct IS NOT NULL AND record_price.last < st.best_price))))
-			UNION
-			SELECT e.account_id FROM equity e JOIN sigmax.limits l ON l.account_id = e.account_id
-			 WHERE (record_price.at AT TIME ZONE 'UTC')::date > e.sod_date
-			    OR (e.state NOT IN ('paused', 'halted')
-			        AND (e.equity - e.sod_equity <= -(l.max_daily_loss_pct * e.sod_equity)
-			             OR (e.peak_equity > 0 AND (e.peak_equity - e.equity) / e.peak_equity >= l.max_drawdown_pct))))
-		SELECT f.account_id, true AS full_pass, NULL::numeric AS equity FROM full_pass f
-		UNION ALL
-		SELECT e.account_id, false, e.equity FROM equity e
-		 WHERE e.equity > e.peak_equity AND e.account_id NOT IN (SELECT f.account_id FROM full_pass f)
-		ORDER BY 1
-	LOOP
-		PERFORM sigmax._order_path_lock();
-		IF NOT c.full_pass THEN
-			UPDATE sigmax.accounts a SET peak_equity = c.equity
-			 WHERE a.account_id = c.account_id AND a.peak_equity < c.equity;
-			CONTINUE;
-		END IF;
-		acct := c.account_id;
-		SELECT a.trading_mode = 'paper',
-		       a.state = 'active' AND sigmax._global_state() = 'active'
-		       AND NOT EXISTS (SELECT 1 FROM sigmax.venue_state v
-		                        WHERE v.exchange = record_price.exchange AND v.state = 'reducing')
-		  INTO is_paper, may_add
-		  FROM sigmax.accounts a WHERE a.account_id = acct FOR NO KEY UPDATE;
-		-- Resting orders fill at their limit or better; while the account, the market or the
-		-- venue is not active, only those placed to reduce a position do.
-		FOR o IN SELECT x.order_id, x.side, x.limit_price FROM sigmax.orders x
-		          WHERE x.account_id = acct AND x.symbol = record_price.symbol
-		            AND x.status = 'accepted' AND x.order_type = 'limit' AND (may_add OR x.reduce_only)
-		            AND ((x.side = 'buy' AND x.limit_price >= coalesce(record_price.ask, record_price.last))
-		              OR (x.side = 'sell' AND x.limit_price <= coalesce(record_price.bid, record_price.last)))
-		          ORDER BY x.order_id
+	-- Nothing holds or rests on the symbol (a reference price): no fill, stop, mark or
+	-- protection can follow, so the planning of the candidate query is skipped.
+	IF EXISTS (SELECT 1 FROM sigmax.positions p WHERE p.symbol = record_price.symbol AND p.qty <> 0)
+	   OR EXISTS (SELECT 1 FROM sigmax.orders x WHERE x.symbol = record_price.symbol
+	               AND x.status = 'accepted' AND x.order_type = 'limit') THEN
+		FOR c IN
+			WITH holders AS (
+				SELECT p.account_id FROM sigmax.positions p JOIN sigmax.instruments i ON i.symbol = p.symbol
+				 WHERE p.symbol = record_price.symbol AND i.exchange = record_price.exchange AND p.qty <> 0),
+			equity AS (
+				SELECT a.account_id, a.state, a.sod_date, a.sod_equity, a.peak_equity, a.cash + v.value AS equity
+				  FROM (SELECT x.account_id,
+				               sum(x.qty * CASE WHEN x.symbol = record_price.symbol THEN record_price.last
+				                                ELSE coalesce(x.mark_price, x.avg_price) END) AS value
+				          FROM sigmax.positions x
+				         WHERE x.qty <> 0 AND x.account_id IN (SELECT h.account_id FROM holders h)
+				         GROUP BY x.account_id) v
+				  JOIN sigmax.accounts a ON a.account_id = v.account_id),
+			full_pass AS (
+				SELECT x.account_id FROM sigmax.orders x JOIN sigmax.instruments i ON i.symbol = x.symbol
+				 WHERE x.symbol = record_price.symbol AND i.exchange = record_price.exchange
+				   AND x.status = 'accepted' AND x.order_type = 'limit'
+				   AND ((x.side = 'buy' AND x.limit_price >= coalesce(record_price.ask, record_price.last))
+				     OR (x.side = 'sell' AND x.limit_price <= coalesce(record_price.bid, record_price.last)))
+				UNION
+				SELECT st.account_id FROM sigmax.stops st
+				 WHERE st.symbol = record_price.symbol AND st.status = 'active'
+				   AND st.account_id IN (SELECT h.account_id FROM holders h)
+				   AND ((st.direction = 'long' AND (coalesce(record_price.bid, record_price.last) <= st.stop_price
+				                                    OR (st.trail_pct IS NOT NULL AND record_price.last > st.best_price)))
+				     OR (st.direction = 'short' AND (coalesce(record_price.ask, record_price.last) >= st.stop_price
+				                                     OR (st.trail_pct IS NOT NULL AND record_price.last < st.best_price))))
+				UNION
+				SELECT e.account_id FROM equity e JOIN sigmax.limits l ON l.account_id = e.account_id
+				 WHERE (record_price.at AT TIME ZONE 'UTC')::date > e.sod_date
+				    OR (e.state NOT IN ('paused', 'halted')
+				        AND (e.equity - e.sod_equity <= -(l.max_daily_loss_pct * e.sod_equity)
+				             OR (e.peak_equity > 0 AND (e.peak_equity - e.equity) / e.peak_equity >= l.max_drawdown_pct))))
+			SELECT f.account_id, true AS full_pass, NULL::numeric AS equity FROM full_pass f
+			UNION ALL
+			SELECT e.account_id, false, e.equity FROM equity e
+			 WHERE e.equity > e.peak_equity AND e.account_id NOT IN (SELECT f.account_id FROM full_pass f)
+			ORDER BY 1
 		LOOP
-			IF is_paper AND sigmax._fill_order(o.order_id,
-				CASE WHEN o.side = 'buy' THEN least(o.limit_price, coalesce(record_price.ask, record_price.last))
-				     ELSE greatest(o.limit_price, coalesce(record_price.bid, record_price.last)) END) THEN
-				n := n + 1;
+			PERFORM sigmax._order_path_lock();
+			IF NOT c.full_pass THEN
+				UPDATE sigmax.accounts a SET peak_equity = c.equity
+				 WHERE a.account_id = c.account_id AND a.peak_equity < c.equity;
+				CONTINUE;
 			END IF;
+			acct := c.account_id;
+			SELECT a.trading_mode = 'paper',
+			       a.state = 'active' AND sigmax._global_state() = 'active'
+			       AND NOT EXISTS (SELECT 1 FROM sigmax.venue_state v
+			                        WHERE v.exchange = record_price.exchange AND v.state = 'reducing')
+			  INTO is_paper, may_add
+			  FROM sigmax.accounts a WHERE a.account_id = acct FOR NO KEY UPDATE;
+			-- Resting orders fill at their limit or better; while the account, the market or the
+			-- venue is not active, only those placed to reduce a position do.
+			FOR o IN SELECT x.order_id, x.side, x.limit_price FROM sigmax.orders x
+			          WHERE x.account_id = acct AND x.symbol = record_price.symbol
+			            AND x.status = 'accepted' AND x.order_type = 'limit' AND (may_add OR x.reduce_only)
+			            AND ((x.side = 'buy' AND x.limit_price >= coalesce(record_price.ask, record_price.last))
+			              OR (x.side = 'sell' AND x.limit_price <= coalesce(record_price.bid, record_price.last)))
+			          ORDER BY x.order_id
+			LOOP
+				IF is_paper AND sigmax._fill_order(o.order_id,
+					CASE WHEN o.side = 'buy' THEN least(o.limit_price, coalesce(record_price.ask, record_price.last))
+					     ELSE greatest(o.limit_price, coalesce(record_price.bid, record_price.last)) END) THEN
+					n := n + 1;
+				END IF;
+			END LOOP;
+			UPDATE sigmax.positions p
+			   SET mark_price = record_price.last, unrealized_pnl = p.qty * (record_price.last - p.avg_price),
+			       marked_at = record_price.at
+			 WHERE p.account_id = acct AND p.symbol = record_price.symbol AND p.qty <> 0;
+			PERFORM sigmax._run_stops(acct, record_price.symbol, record_price.bid, record_price.ask,
+				record_price.last, record_price.at);
+			PERFORM sigmax._check_protections(acct, record_price.at);
 		END LOOP;
+
+		-- Every other position in the symbol is marked in one statement (position rows only:
+		-- no account lock is taken after them).
 		UPDATE sigmax.positions p
 		   SET mark_price = record_price.last, unrealized_pnl = p.qty * (record_price.last - p.avg_price),
 		       marked_at = record_price.at
-		 WHERE p.account_id = acct AND p.symbol = record_price.symbol AND p.qty <> 0;
-		PERFORM sigmax._run_stops(acct, record_price.symbol, record_price.bid, record_price.ask,
-			record_price.last, record_price.at);
-		PERFORM sigmax._check_protections(acct, record_price.at);
-	END LOOP;
-
-	-- Every other position in the symbol is marked in one statement (position rows only:
-	-- no account lock is taken after them).
-	UPDATE sigmax.positions p
-	   SET mark_price = record_price.last, unrealized_pnl = p.qty * (record_price.last - p.avg_price),
-	       marked_at = record_price.at
-	  FROM sigmax.instruments i
-	 WHERE i.symbol = p.symbol AND p.symbol = record_price.symbol AND i.exchange = record_price.exchange
-	   AND p.qty <> 0 AND (p.marked_at IS NULL OR p.marked_at <= record_price.at);
+		  FROM sigmax.instruments i
+		 WHERE i.symbol = p.symbol AND p.symbol = record_price.symbol AND i.exchange = record_price.exchange
+		   AND p.qty <> 0 AND (p.marked_at IS NULL OR p.marked_at <= record_price.at);
+	END IF;
 
 	-- A venue that answers again, with at most 5 errors in the last minute, has recovered.
 	-- (Ledgered last: the system stream's lock comes after the trading-state lock.)

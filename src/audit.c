@@ -5,6 +5,8 @@
  */
 #include "postgres.h"
 
+#include "storage/proc.h"
+
 #include "access/genam.h"
 #include "access/htup_details.h"
 #include "access/relscan.h"
@@ -388,6 +390,20 @@ sigmax_ledger_insert_guard(PG_FUNCTION_ARGS)
 	return PointerGetDatum(trigdata->tg_trigtuple);
 }
 
+/* Ledger entries this backend appended in its current top-level transaction. */
+static LocalTransactionId entries_lxid = InvalidLocalTransactionId;
+static int	entries_in_xact = 0;
+
+/*
+ * How many ledger entries the current transaction has appended (counting
+ * those of subtransactions rolled back since: an overcount is safe).
+ */
+int
+sigmax_audit_entries_in_xact(void)
+{
+	return (MyProc != NULL && MyProc->lxid == entries_lxid) ? entries_in_xact : 0;
+}
+
 /*
  * Append one entry to a stream and return its seq. The C entry point for
  * every sigmax decision; the caller has validated the stream and action.
@@ -399,6 +415,16 @@ sigmax_audit_write(const char *stream, const char *action, Jsonb *payload)
 	int64		seq;
 	bool		isnull;
 	int			rc;
+
+	if (MyProc != NULL)
+	{
+		if (MyProc->lxid != entries_lxid)
+		{
+			entries_lxid = MyProc->lxid;
+			entries_in_xact = 0;
+		}
+		entries_in_xact++;
+	}
 
 	args[0] = CStringGetTextDatum(stream);
 	args[1] = CStringGetTextDatum(action);

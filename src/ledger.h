@@ -85,6 +85,7 @@ extern void ledger_entry_hash(const uint8 *prev_hash, StringInfo canonical,
 							  uint8 out[SIGMAX_HASH_LEN]);
 extern LedgerStreamKind ledger_stream_kind(const char *stream);
 extern int64 sigmax_audit_write(const char *stream, const char *action, Jsonb *payload);
+extern int	sigmax_audit_entries_in_xact(void);
 extern void ledger_allow_insert(bool allow);
 extern void ledger_lock_checkpoints(void);
 extern bool ledger_insert_allowed(void);

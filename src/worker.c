@@ -29,6 +29,7 @@
 #include "utils/timestamp.h"
 
 #include "http.h"
+#include "ledger.h"
 #include "poller.h"
 #include "sigmax.h"
 
@@ -607,8 +608,12 @@ record_answer(Venue *v, PollTarget *t, char *detail, size_t detail_len, int64 *c
 			Datum		args[7];
 			char		nulls[8] = "       ";
 
+			/*
+			 * The extension's version was checked when the venues were read;
+			 * ALTER EXTENSION UPDATE makes the worker read them again, and a
+			 * failed record looks again.
+			 */
 			recording = true;
-			sigmax_check_sql_version();
 			sigmax_keep_plan(&record_plan,
 							 "SELECT sigmax.record_price($1, $2, $3, $4, $5, $6, $7)", 7, types);
 			args[0] = CStringGetTextDatum(v->name);
@@ -623,6 +628,16 @@ record_answer(Venue *v, PollTarget *t, char *detail, size_t detail_len, int64 *c
 			nulls[6] = ticker.has_exchange_time ? ' ' : 'n';
 			if (SPI_execute_plan(record_plan, args, nulls, false, 1) != SPI_OK_SELECT)
 				elog(ERROR, "sigmax worker: sigmax.record_price failed");
+
+			/*
+			 * A price that set nothing off (no fill, stop, pause: each would
+			 * have written the ledger) commits without waiting for the WAL
+			 * flush: a crash can lose only the latest observations, which the
+			 * next poll brings again. Anything ledgered commits durably.
+			 */
+			if (sigmax_audit_entries_in_xact() == 0)
+				(void) set_config_option("synchronous_commit", "off", PGC_USERSET, PGC_S_SESSION,
+										 GUC_ACTION_LOCAL, true, 0, false);
 		}
 		SPI_finish();
 		PopActiveSnapshot();
