@@ -1855,6 +1855,28 @@ $$;
 COMMENT ON FUNCTION sigmax.add_exchange(text, text, text, text, integer, boolean, text) IS
 'Add or change a venue the worker polls; the adapter defaults to the name and the URLs to the adapter''s public endpoints.';
 
+CREATE FUNCTION sigmax.enable_exchange(name text, enabled boolean)
+RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF enabled IS NULL THEN
+		RAISE EXCEPTION 'enabled must not be null' USING ERRCODE = '22023';
+	END IF;
+	UPDATE sigmax.exchanges e SET enabled = enable_exchange.enabled WHERE e.name = enable_exchange.name;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'exchange "%" does not exist', name USING ERRCODE = '22023',
+			HINT = 'Add it with sigmax.add_exchange.';
+	END IF;
+	PERFORM sigmax._audit_write('system', CASE WHEN enabled THEN 'exchange.enabled' ELSE 'exchange.disabled' END,
+		jsonb_build_object('name', name));
+END
+$$;
+
+COMMENT ON FUNCTION sigmax.enable_exchange(text, boolean) IS
+'Start or stop polling a venue (its prices then age into STALE_PRICE); ledgered.';
+
 CREATE FUNCTION sigmax.add_price_feed(exchange text, symbol text, venue_symbol text DEFAULT NULL)
 RETURNS void
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
@@ -1981,6 +2003,7 @@ GRANT EXECUTE ON FUNCTION
 	sigmax.check_latency(),
 	sigmax.metrics(),
 	sigmax.add_exchange(text, text, text, text, integer, boolean, text),
+	sigmax.enable_exchange(text, boolean),
 	sigmax.add_price_feed(text, text, text),
 	sigmax.remove_price_feed(text, text),
 	sigmax.parse_ticker(text, text, text),

@@ -25,19 +25,27 @@ done
 mock_url=http://127.0.0.1:$(cat "$mock_dir/port")
 say "mock exchange replaying recorded responses at $mock_url"
 
-# Replay every recorded spot ticker into sigmax, as the worker will.
-say "replaying the recorded exchange prices into sigmax.record_price"
-/usr/bin/python3 "$SIGMAX_ROOT/scripts/replay_prices.py" "$mock_url" \
-	"$SIGMAX_ROOT/test/mock_exchange/routes.json" >"$mock_dir/prices.tsv" ||
-	die "replaying the recorded prices failed"
-while IFS=$'\t' read -r venue symbol bid ask last; do
-	psql -q -X -v ON_ERROR_STOP=1 -d sigmax -v venue="$venue" -v symbol="$symbol" \
-		-v bid="$bid" -v ask="$ask" -v last="$last" >/dev/null <<'SQL'
-SELECT sigmax.record_price(:'venue', :'symbol', :'bid'::numeric, :'ask'::numeric, :'last'::numeric);
+# The background worker polls every recorded spot ticker from the mock exchange,
+# one venue per base URL, as it would poll the venues' public endpoints.
+say "pointing the exchange poller at the mock exchange"
+psql -q -X -v ON_ERROR_STOP=1 -d sigmax -v mock_url="$mock_url" >/dev/null <<'SQL'
+SELECT sigmax.add_exchange(a, base_url => :'mock_url' || '/' || a, poll_interval_ms => 1000,
+                           category => CASE WHEN a = 'bybit' THEN 'linear' END)
+  FROM unnest(ARRAY['binance', 'coinbaseexchange', 'coinbase', 'kraken', 'bybit', 'okx',
+                    'bitstamp', 'gemini', 'kucoin']) a;
+SELECT sigmax.add_price_feed(a, 'BTC/USDT')
+  FROM unnest(ARRAY['binance', 'coinbaseexchange', 'kraken', 'bybit', 'okx', 'bitstamp', 'gemini', 'kucoin']) a;
+SELECT sigmax.add_price_feed('coinbase', 'BTC/USDC'), sigmax.add_price_feed('coinbase', 'BTC/USD'),
+       sigmax.add_price_feed('binance', 'BNB/BTC'), sigmax.add_price_feed('gemini', 'USDC/USD');
 SQL
-done <"$mock_dir/prices.tsv"
+for _ in $(seq 100); do
+	n=$(psql -q -X -A -t -d sigmax -c 'SELECT count(*) FROM sigmax.market_prices')
+	[ "$n" -ge 12 ] && break
+	sleep 0.1
+done
+[ "$n" -ge 12 ] || die "the worker recorded only $n of 12 prices; see $SIGMAX_WORK/server.log"
 
-psql -X -v ON_ERROR_STOP=1 -d sigmax -f "$SIGMAX_ROOT/scripts/demo.sql"
+SIGMAX_MOCK_URL=$mock_url psql -X -v ON_ERROR_STOP=1 -d sigmax -f "$SIGMAX_ROOT/scripts/demo.sql"
 
 echo
 say "demo done; the throwaway cluster is removed on exit"

@@ -1,5 +1,6 @@
--- sigmax demo: a scripted tour in psql. Run by scripts/demo.sh, which has
--- already replayed the recorded exchange prices with sigmax.record_price.
+-- sigmax demo: a scripted tour in psql. Run by scripts/demo.sh, which has pointed
+-- the exchange poller at the mock exchange (its URL in SIGMAX_MOCK_URL) and waited
+-- for its first prices.
 \pset footer off
 \set ECHO none
 \echo
@@ -10,8 +11,12 @@ SELECT rolname, rolcanlogin FROM pg_roles WHERE rolname LIKE 'sigmax\_%' ORDER B
 SELECT name, setting FROM pg_settings WHERE name IN ('sigmax.trading_mode', 'sigmax.database') ORDER BY 1;
 
 \echo
-\echo '== 2. Prices replayed from the recorded exchange responses (what the worker will poll)'
-SELECT exchange, symbol, bid, ask, last FROM sigmax.market_prices ORDER BY symbol, exchange;
+\echo '== 2. The exchange poller: a background worker fetching the recorded exchange responses from the mock exchange'
+SELECT state, cycles FROM sigmax.worker_state();
+SELECT exchange, symbol, url FROM sigmax.poll_targets WHERE exchange IN ('binance', 'kraken', 'coinbase') ORDER BY 1, 2;
+SELECT exchange, symbol, bid, ask, last, exchange_time, round(extract(epoch FROM now() - recorded_at)::numeric, 1) AS age_s
+  FROM sigmax.market_prices ORDER BY symbol, exchange;
+SELECT exchange, last_status, requests, prices_written, latency_p50_ms FROM sigmax.worker_status() ORDER BY exchange;
 
 \echo
 \echo '== 3. An account trading on paper, an instrument judged against Binance, the limits it runs under'
@@ -61,6 +66,8 @@ SELECT sigmax.resume();
 \echo '== 7. Automatic protections: a price drop takes an account to its daily loss limit, and it pauses itself'
 SELECT sigmax.create_account('risky desk', 10000) AS risky \gset
 SELECT status FROM sigmax.submit_order(:risky, 'BTC/USDT', 'buy', 0.0065);
+\echo '-- the worker stops polling Binance, so that the simulated prices below stand'
+SELECT sigmax.enable_exchange('binance', false);
 \echo '-- a simulated 45% drop in the recorded price'
 SELECT sigmax.record_price('binance', 'BTC/USDT', 40000, 40010, 40005) AS resting_fills;
 SELECT name, state, auto_pause_kind, round(equity, 2) AS equity, round(daily_pnl, 2) AS daily_pnl,
@@ -85,7 +92,21 @@ SELECT side, qty, status, reduce_only, client_order_id, round(avg_fill_price, 2)
 SELECT kind, severity, count(*) AS alerts FROM sigmax.alerts GROUP BY kind, severity ORDER BY kind;
 
 \echo
-\echo '== 8. The ledger: every decision, hash-chained per account'
+\echo '== 8. A venue fails: Kraken answers HTTP 500; the worker stays up, says why, and after more than 5 errors a minute the venue is reducing, with an alert'
+\! curl -s -o /dev/null -X POST -H 'Content-Type: application/json' --data '{"venue": "kraken", "mode": "http_500"}' "$SIGMAX_MOCK_URL/__mock/fault"
+SELECT pg_sleep(7);
+SELECT exchange, last_status, last_error, consecutive_errors, round(extract(epoch FROM now() - p.recorded_at)) AS price_age_s
+  FROM sigmax.worker_status() w JOIN sigmax.market_prices p USING (exchange) WHERE exchange = 'kraken';
+SELECT exchange, state, last_error FROM sigmax.venue_state;
+SELECT kind, severity, detail->>'exchange' AS exchange, detail->>'errors_last_minute' AS errors FROM sigmax.alerts
+ WHERE kind = 'venue_errors';
+\echo '-- Kraken answers again: the worker recovers by itself (the venue leaves reducing once the last minute holds 5 errors or fewer)'
+\! curl -s -o /dev/null -X DELETE "$SIGMAX_MOCK_URL/__mock/fault"
+SELECT pg_sleep(2.5);
+SELECT exchange, last_status, consecutive_errors FROM sigmax.worker_status() WHERE exchange = 'kraken';
+
+\echo
+\echo '== 9. The ledger: every decision, hash-chained per account'
 SELECT seq, action, payload->>'status' AS status, payload->>'reason_code' AS reason_code,
        left(encode(hash, 'hex'), 16) || '...' AS hash
   FROM sigmax.audit_log WHERE stream = 'account:' || :acct ORDER BY seq;
@@ -98,11 +119,12 @@ SELECT p->'entry'->>'action' AS action, p->'tree_size' AS tree_size,
   FROM sigmax.audit_proof('account:' || :acct, 2) p;
 
 \echo
-\echo '== 9. Tampering: a superuser rewrites an order verdict with triggers off; verification names it'
+\echo '== 10. Tampering: a superuser rewrites an order verdict with triggers off; verification names it'
 BEGIN;
 SET LOCAL session_replication_role = replica;
 UPDATE sigmax.audit_log SET payload = payload || '{"status": "filled"}'
- WHERE stream = 'account:' || :acct AND seq = 3;
+ WHERE stream = 'account:' || :acct
+   AND seq = (SELECT min(seq) FROM sigmax.audit_log WHERE stream = 'account:' || :acct AND action = 'order.rejected');
 SELECT * FROM sigmax.audit_verify();
 ROLLBACK;
 \echo '(rolled back: the ledger is intact again)'

@@ -116,6 +116,9 @@ SELECT sigmax.add_price_feed('binance', 'BTC/USDT');   -- already an instrument 
 SELECT sigmax.add_price_feed('mock', 'BTC/USDT');
 SELECT exchange, adapter, symbol, venue_symbol, url, poll_interval_ms, enabled FROM sigmax.poll_targets ORDER BY 1, 3;
 SELECT sigmax.remove_price_feed('kraken', 'BTC/USDT'), sigmax.remove_price_feed('kraken', 'BTC/USDT');
+SELECT sigmax.enable_exchange('kraken', false);
+SELECT exchange, symbol, enabled FROM sigmax.poll_targets WHERE exchange = 'kraken';
+SELECT sigmax.enable_exchange('kraken', true);
 SELECT action, payload->>'name' AS name, payload->>'symbol' AS symbol
   FROM sigmax.audit_log WHERE action LIKE 'exchange.%' OR action LIKE 'price_feed.%' ORDER BY seq;
 
@@ -126,6 +129,8 @@ SELECT sigmax.add_exchange('binance', base_url => 'http://api.binance.com');
 SELECT sigmax.add_exchange('binance', poll_interval_ms => 10);
 SELECT sigmax.add_exchange('binance', category => 'Spot!');
 SELECT sigmax.add_price_feed('nosuch', 'BTC/USDT');
+SELECT sigmax.enable_exchange('nosuch', true);
+SELECT sigmax.enable_exchange('kraken', NULL);
 SELECT sigmax.add_price_feed('binance', 'btc/usdt');
 SELECT sigmax.add_price_feed('binance', 'ETH/USDT', 'ETH USDT');
 SELECT sigmax.add_instrument('SOL/USDT', 'binance', venue_symbol => 'SOL/USDT?x=1');

@@ -487,7 +487,8 @@ load_config(void)
 						break;
 					}
 			}
-			snprintf(message, sizeof(message), "polling %d symbols on %d venues", ntargets, nvenues);
+			snprintf(message, sizeof(message), "polling %d symbol%s on %d venue%s",
+					 ntargets, ntargets == 1 ? "" : "s", nvenues, nvenues == 1 ? "" : "s");
 			loaded = true;
 		}
 		SPI_finish();

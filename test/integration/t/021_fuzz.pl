@@ -61,6 +61,7 @@ my %call = (
 	trading_state => q{PERFORM sigmax.trading_state(pick(v.i))},
 	record_price => q{PERFORM sigmax.record_price(pick(v.t), pick(v.t), pick(v.n), pick(v.n), pick(v.n), pick(v.ts), pick(v.ts))},
 	add_exchange => q{PERFORM sigmax.add_exchange(pick(v.t), pick(v.t), pick(v.t), pick(v.t), pick(v.i)::integer, pick(v.b), pick(v.t))},
+	enable_exchange => q{PERFORM sigmax.enable_exchange(pick(v.t), pick(v.b))},
 	add_price_feed => q{PERFORM sigmax.add_price_feed(pick(v.t), pick(v.t), pick(v.t))},
 	remove_price_feed => q{PERFORM sigmax.remove_price_feed(pick(v.t), pick(v.t))},
 	parse_ticker => q{PERFORM * FROM sigmax.parse_ticker(pick(v.t), pick(v.t), pick(v.t))},
