@@ -1319,6 +1319,11 @@ DECLARE
 	trade numeric;
 	qty_after numeric;
 BEGIN
+	-- A restore (pg_restore under sigmax.ledger_restore) brings the stops, the positions and
+	-- the ledger as they were: replaying the fills' effects would count them twice.
+	IF pg_catalog.current_setting('sigmax.ledger_restore')::boolean THEN
+		RETURN NULL;
+	END IF;
 	-- A trade runs from flat to flat (or to a flip); its P&L is what its fills realized, net
 	-- of their fees. When one closes, a loss extends the account's losing streak and a win
 	-- or a scratch ends it.
@@ -1476,6 +1481,7 @@ CREATE TABLE sigmax.venue_errors (
 CREATE INDEX venue_errors_recent_idx ON sigmax.venue_errors (exchange, at);
 
 COMMENT ON TABLE sigmax.venue_errors IS 'Recent exchange API errors (the last hour), as the worker reports them.';
+SELECT pg_catalog.pg_extension_config_dump('sigmax.venue_errors', '');
 
 CREATE FUNCTION sigmax.record_venue_error(exchange text, detail text)
 RETURNS integer
