@@ -468,6 +468,7 @@ sigmax_audit_append(PG_FUNCTION_ARGS)
 	int			i;
 	int			len;
 
+	sigmax_require_primary("append to the ledger");
 	sigmax_check_sql_version();
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,

@@ -385,6 +385,8 @@ sigmax_audit_checkpoint(PG_FUNCTION_ARGS)
 	JsonbValue	k, v;
 	HeapTuple	tuple;
 
+	sigmax_require_primary("sign a ledger checkpoint");
+
 	sigmax_check_sql_version();
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "sigmax_audit_checkpoint: return type must be a row type");

@@ -329,6 +329,7 @@ order_entry(FunctionCallInfo fcinfo, bool dry_run, bool system_close)
 Datum
 sigmax_submit_order(PG_FUNCTION_ARGS)
 {
+	sigmax_require_primary("place orders");
 	return order_entry(fcinfo, false, false);
 }
 
@@ -430,6 +431,7 @@ sigmax_internal_audit_write(PG_FUNCTION_ARGS)
 {
 	char	   *stream;
 
+	sigmax_require_primary("write the ledger");
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),

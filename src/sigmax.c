@@ -5,6 +5,7 @@
 #include "postgres.h"
 
 #include "access/genam.h"
+#include "access/xlog.h"
 #include "access/htup_details.h"
 #include "access/stratnum.h"
 #include "access/table.h"
@@ -60,6 +61,22 @@ sigmax_require_preload(const char *feature)
 				 errmsg("%s requires sigmax to be loaded via shared_preload_libraries", feature),
 				 errdetail("The sigmax library was loaded into this session only, without its shared memory."),
 				 errhint("Add sigmax to shared_preload_libraries in postgresql.conf and restart the server.")));
+}
+
+/*
+ * Refuse a write on a standby with sigmax's own message, before PostgreSQL's
+ * generic read-only error: a streaming replica reads and verifies; orders,
+ * ledger entries and checkpoints go to the primary.
+ */
+void
+sigmax_require_primary(const char *action)
+{
+	if (RecoveryInProgress())
+		ereport(ERROR,
+				(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
+				 errmsg("cannot %s on a standby", action),
+				 errdetail("This server is a streaming replica in recovery: it serves reads, sigmax.status and sigmax.audit_verify, not writes."),
+				 errhint("Connect to the primary.")));
 }
 
 /* The transaction in which the SQL version was last found to match. */

@@ -33,6 +33,7 @@ extern void sigmax_define_gucs(void);
 extern bool sigmax_preloaded;
 extern void sigmax_require_preload(const char *feature);
 extern void sigmax_check_sql_version(void);
+extern void sigmax_require_primary(const char *action);
 extern struct _SPI_plan *sigmax_keep_plan(struct _SPI_plan **slot, const char *sql, int nargs, Oid *argtypes);
 
 #endif							/* SIGMAX_H */
