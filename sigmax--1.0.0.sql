@@ -1,4 +1,9 @@
-/* sigmax--1.0.0.sql: install script of the sigmax extension, version 1.0.0. */
+/*
+ * sigmax--1.0.0.sql: install script of the sigmax extension, version 1.0.0.
+ * Released: never edited again. Changes go to update scripts
+ * (sigmax--1.0.0--1.1.0.sql, ...), which CREATE EXTENSION also runs after this
+ * one for a fresh install of a later version.
+ */
 
 -- complain if script is sourced in psql, rather than via CREATE EXTENSION
 \echo Use "CREATE EXTENSION sigmax" to load this file. \quit

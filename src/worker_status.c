@@ -53,7 +53,7 @@ typedef struct WorkerShared
 	int			pid;			/* 0: not running */
 	int			procno;			/* its PGPROC, for its latch */
 	TimestampTz started_at;
-	char		state[64];
+	char		state[256];
 	uint64		cycles;
 	pg_atomic_uint64 memory_bytes;	/* the poller's memory contexts, between passes */
 	pg_atomic_uint64 config_generation;
@@ -375,7 +375,7 @@ sigmax_worker_state(PG_FUNCTION_ARGS)
 	TupleDesc	desc;
 	Datum		values[5];
 	bool		nulls[5] = {false};
-	char		state[64];
+	char		state[256];
 
 	sigmax_require_preload("sigmax.worker_state");
 	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
