@@ -2,9 +2,25 @@
 -- What 1.1.0 adds: the exchange poller in sigmax.status and sigmax.metrics().
 \echo Use "ALTER EXTENSION sigmax UPDATE TO '1.1.0'" to load this file. \quit
 
+CREATE FUNCTION sigmax.audit_checkpoint_verifies()
+RETURNS boolean
+LANGUAGE c STABLE
+AS 'MODULE_PATHNAME', 'sigmax_checkpoint_verifies';
+
+COMMENT ON FUNCTION sigmax.audit_checkpoint_verifies() IS
+'Whether the latest checkpoint''s digest and Ed25519 signature verify (NULL: no checkpoint yet); sigmax.audit_verify checks every entry.';
+
+REVOKE ALL ON FUNCTION sigmax.audit_checkpoint_verifies() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION sigmax.audit_checkpoint_verifies() TO sigmax_admin, sigmax_auditor;
+
+/*
+ * sigmax.status calls only functions its readers (sigmax_admin) may execute: a
+ * view's functions run as the user reading it, and 1.0.0's view called two
+ * internal ones, so that only a superuser could read it.
+ */
 CREATE OR REPLACE VIEW sigmax.status AS
 SELECT section, name, state, value, "limit", detail FROM (
-SELECT 0 AS sort, 'trading' AS section, 'all accounts' AS name, sigmax._global_state() AS state,
+SELECT 0 AS sort, 'trading' AS section, 'all accounts' AS name, sigmax.trading_state() AS state,
        NULL::numeric AS value, NULL::numeric AS "limit",
        (SELECT g.state_reason FROM sigmax.global_state g) AS detail
 UNION ALL
@@ -35,7 +51,7 @@ SELECT 4, 'alerts', 'unacknowledged', NULL, count(*), NULL,
   FROM sigmax.alerts x WHERE x.acknowledged_at IS NULL
 UNION ALL
 SELECT 5, 'ledger', 'last checkpoint',
-       CASE sigmax._checkpoint_verifies() WHEN true THEN 'verifies' WHEN false THEN 'DOES NOT VERIFY' ELSE 'none' END,
+       CASE sigmax.audit_checkpoint_verifies() WHEN true THEN 'verifies' WHEN false THEN 'DOES NOT VERIFY' ELSE 'none' END,
        (SELECT max(c.id) FROM sigmax.audit_checkpoints c), NULL,
        (SELECT 'taken ' || round(extract(epoch FROM now() - max(c.created_at))::numeric) || ' s ago'
           FROM sigmax.audit_checkpoints c)
@@ -111,24 +127,26 @@ BEGIN
 		out := out || format(E'sigmax_venue_errors_last_minute{exchange="%s",reducing="%s"} %s\n', r.exchange, CASE WHEN r.reducing THEN 'true' ELSE 'false' END, r.n);
 	END LOOP;
 	-- 1.1.0: the exchange poller, from shared memory
+	-- (sigmax_worker_up is absent on a standby, where no poller runs)
 	out := out || E'# HELP sigmax_worker_up Whether the exchange poller is running and polling (1) or not (0).\n'
 	           || E'# TYPE sigmax_worker_up gauge\n'
-	           || format(E'sigmax_worker_up %s\n', (SELECT CASE WHEN w.state LIKE 'polling%' THEN 1 ELSE 0 END FROM sigmax.worker_state() w))
+	           || CASE WHEN pg_catalog.pg_is_in_recovery() THEN ''
+	                   ELSE format(E'sigmax_worker_up %s\n',
+	                               (SELECT CASE WHEN w.state LIKE 'polling%' THEN 1 ELSE 0 END FROM sigmax.worker_state() w)) END
 	           || E'# HELP sigmax_worker_requests_total Requests the poller sent to a venue since the server started.\n'
 	           || E'# TYPE sigmax_worker_requests_total counter\n';
 	FOR r IN SELECT * FROM sigmax.worker_status() ORDER BY exchange LOOP
 		out := out || format(E'sigmax_worker_requests_total{exchange="%s"} %s\n', r.exchange, r.requests);
 	END LOOP;
-	out := out || E'# HELP sigmax_worker_errors_total Failed requests to a venue since the server started, by the last failure''s status.\n'
+	out := out || E'# HELP sigmax_worker_errors_total Failed requests to a venue since the server started.\n'
 	           || E'# TYPE sigmax_worker_errors_total counter\n';
 	FOR r IN SELECT * FROM sigmax.worker_status() ORDER BY exchange LOOP
 		out := out || format(E'sigmax_worker_errors_total{exchange="%s"} %s\n', r.exchange, r.errors);
 	END LOOP;
-	out := out || E'# HELP sigmax_worker_consecutive_errors Failed requests to a venue since its last success.\n'
+	out := out || E'# HELP sigmax_worker_consecutive_errors Failed requests to a venue since its last success (the status is in sigmax.status).\n'
 	           || E'# TYPE sigmax_worker_consecutive_errors gauge\n';
 	FOR r IN SELECT * FROM sigmax.worker_status() ORDER BY exchange LOOP
-		out := out || format(E'sigmax_worker_consecutive_errors{exchange="%s",last_status="%s"} %s\n',
-			r.exchange, r.last_status, r.consecutive_errors);
+		out := out || format(E'sigmax_worker_consecutive_errors{exchange="%s"} %s\n', r.exchange, r.consecutive_errors);
 	END LOOP;
 	out := out || E'# HELP sigmax_worker_request_seconds Request latency to a venue over its last 256 requests (quantiles 0.5 and 0.99).\n'
 	           || E'# TYPE sigmax_worker_request_seconds gauge\n';
@@ -166,9 +184,7 @@ END
 $$;
 
 COMMENT ON FUNCTION sigmax.metrics() IS
-'Counters and gauges in the Prometheus text exposition format: orders by outcome, check latency, rate-limit rejections, trading states, daily loss against its limit, equity, price age, venue errors, alerts, ledger entries, checkpoint age.';
-COMMENT ON VIEW sigmax.status IS
-'One psql screen: the database-wide state, each account (daily P&L against its limit, equity, exposure, open orders), price age and poller status per venue, the exchange poller, unacknowledged alerts, and the latest checkpoint (whose signature is checked; sigmax.audit_verify checks every entry).';
+'Counters and gauges in the Prometheus text exposition format: orders by outcome, check latency, rate-limit rejections, trading states, daily loss against its limit, equity, price age, venue errors, the exchange poller (up, requests, errors, latency and commit quantiles per venue), alerts, ledger entries, checkpoint age.';
 
 -- the worker reads its venues again at commit, and finds the objects at the library's version
 SELECT sigmax._poller_reload();

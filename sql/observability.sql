@@ -28,5 +28,11 @@ SELECT CASE WHEN l ~ '^sigmax_(orders_total|checks_total|check_duration_seconds)
  WHERE l ~ '^sigmax_(orders_total\{outcome="(accepted|POSITION_LIMIT)"\}|checks_total|trading_halted|account_paused|account_daily_loss_ratio|venue_errors_last_minute|alerts_unacknowledged|ledger_entries|check_duration_seconds_count)[ {]'
  ORDER BY 1;
 
+-- sigmax_admin reads the screen and the metrics
+SET ROLE sigmax_admin;
+SELECT count(*) > 0 AS admin_reads_status FROM sigmax.status;
+SELECT sigmax.metrics() LIKE '%sigmax_worker_up%' AS admin_reads_metrics;
+RESET ROLE;
+
 DROP EXTENSION sigmax;
 DROP SCHEMA sigmax;

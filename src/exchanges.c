@@ -271,6 +271,21 @@ envelope_detail(JsonbValue *code, JsonbValue *msg)
 	return psprintf("venue error %s: %s", c, m ? m : "(no message)");
 }
 
+/*
+ * The envelope of venues that answer every request with a code (Bybit, OKX,
+ * KuCoin): false, with the venue's message in *detail, unless the code is ok.
+ */
+static bool
+code_is_ok(JsonbContainer *root, const char *code_key, const char *ok, const char *msg_key, char **detail)
+{
+	char	   *code = scalar_text(member(root, code_key));
+
+	if (code != NULL && strcmp(code, ok) == 0)
+		return true;
+	*detail = envelope_detail(member(root, code_key), member(root, msg_key));
+	return false;
+}
+
 /* Binance: a flat object; errors are {"code", "msg"}. */
 static SigmaxPollStatus
 parse_binance(JsonbContainer *root, const char *venue_symbol, SigmaxTicker *t, char **detail)
@@ -351,16 +366,12 @@ parse_kraken(JsonbContainer *root, const char *venue_symbol, SigmaxTicker *t, ch
 static SigmaxPollStatus
 parse_bybit(JsonbContainer *root, const char *venue_symbol, SigmaxTicker *t, char **detail)
 {
-	char	   *code = scalar_text(member(root, "retCode"));
 	JsonbContainer *list;
 	JsonbContainer *entry = NULL;
 	int			i;
 
-	if (code == NULL || strcmp(code, "0") != 0)
-	{
-		*detail = envelope_detail(member(root, "retCode"), member(root, "retMsg"));
+	if (!code_is_ok(root, "retCode", "0", "retMsg", detail))
 		return POLL_ERROR_ENVELOPE;
-	}
 	list = container(member(container(member(root, "result")), "list"));
 	for (i = 0; list != NULL && i < (int) JsonContainerSize(list); i++)
 	{
@@ -386,14 +397,10 @@ parse_bybit(JsonbContainer *root, const char *venue_symbol, SigmaxTicker *t, cha
 static SigmaxPollStatus
 parse_okx(JsonbContainer *root, const char *venue_symbol, SigmaxTicker *t, char **detail)
 {
-	char	   *code = scalar_text(member(root, "code"));
 	JsonbContainer *data;
 
-	if (code == NULL || strcmp(code, "0") != 0)
-	{
-		*detail = envelope_detail(member(root, "code"), member(root, "msg"));
+	if (!code_is_ok(root, "code", "0", "msg", detail))
 		return POLL_ERROR_ENVELOPE;
-	}
 	data = container(element(container(member(root, "data")), 0));
 	t->has_exchange_time = epoch_time(member(data, "ts"), 1000, &t->exchange_time);
 	return take_prices(t, member(data, "bidPx"), member(data, "askPx"), member(data, "last"), detail);
@@ -436,14 +443,10 @@ parse_gemini(JsonbContainer *root, const char *venue_symbol, SigmaxTicker *t, ch
 static SigmaxPollStatus
 parse_kucoin(JsonbContainer *root, const char *venue_symbol, SigmaxTicker *t, char **detail)
 {
-	char	   *code = scalar_text(member(root, "code"));
 	JsonbContainer *data;
 
-	if (code == NULL || strcmp(code, "200000") != 0)
-	{
-		*detail = envelope_detail(member(root, "code"), member(root, "msg"));
+	if (!code_is_ok(root, "code", "200000", "msg", detail))
 		return POLL_ERROR_ENVELOPE;
-	}
 	data = container(member(root, "data"));
 	t->has_exchange_time = epoch_time(member(data, "time"), 1000, &t->exchange_time);
 	return take_prices(t, member(data, "buy"), member(data, "sell"), member(data, "last"), detail);

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "access/xact.h"
+#include "access/xlog.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "port/atomics.h"
@@ -266,6 +267,14 @@ sigmax_global_state(bool lock_for_order)
 	bool		loaded;
 
 	sigmax_require_preload("trading state");
+
+	/*
+	 * A standby replays the primary's state changes into the table without
+	 * running any commit callback here: read the table, cache nothing (a
+	 * promoted node then loads the replayed truth on first use).
+	 */
+	if (RecoveryInProgress())
+		return load_global_state();
 	if (lock_for_order)
 		state_lock(ShareLock);
 

@@ -64,9 +64,9 @@ sigmax_require_preload(const char *feature)
 }
 
 /*
- * Refuse a write on a standby with sigmax's own message, before PostgreSQL's
- * generic read-only error: a streaming replica reads and verifies; orders,
- * ledger entries and checkpoints go to the primary.
+ * Refuse a write on a standby, or in a read-only transaction, with sigmax's
+ * own message and before any side effect: a streaming replica reads and
+ * verifies; orders, ledger entries and checkpoints go to the primary.
  */
 void
 sigmax_require_primary(const char *action)
@@ -77,6 +77,12 @@ sigmax_require_primary(const char *action)
 				 errmsg("cannot %s on a standby", action),
 				 errdetail("This server is a streaming replica in recovery: it serves reads, sigmax.status and sigmax.audit_verify, not writes."),
 				 errhint("Connect to the primary.")));
+	/* before any side effect (a rate token, a shared-memory counter) */
+	if (XactReadOnly)
+		ereport(ERROR,
+				(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
+				 errmsg("cannot %s in a read-only transaction", action),
+				 errhint("Run it in a read-write transaction (this one began READ ONLY, or before a promotion).")));
 }
 
 /* The transaction in which the SQL version was last found to match. */

@@ -17,6 +17,7 @@ $node->safe_psql('sigmax', q{
 	SELECT sigmax.create_account('desk', 100000), sigmax.create_account('risky', 10000);
 	SELECT sigmax.add_instrument('BTC/USDT', 'binance');
 	SELECT sigmax.set_limits(1, '{"max_position_pct": 0.2, "max_loss_streak": 5}');
+	SELECT sigmax.set_limits(NULL, '{"stale_price_ms": 2000000000}');   -- the restore takes its time
 	SELECT sigmax.add_exchange('binance', enabled => false);
 	SELECT sigmax.add_price_feed('binance', 'ETH/USDT');
 	SELECT sigmax.record_price('binance', 'BTC/USDT', 49999, 50001, 50000);

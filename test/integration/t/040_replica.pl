@@ -12,7 +12,9 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use SigmaxTest;
 
-my $primary = sigmax_node('replica_primary', init => { allows_streaming => 1 });
+# The poller is on (nothing to poll): the standby inherits the setting, so only the
+# primary-only registration keeps the worker off there.
+my $primary = sigmax_node('replica_primary', worker => 1, init => { allows_streaming => 1 });
 $primary->safe_psql('sigmax', q{
 	SELECT sigmax.create_account('desk', 100000);
 	SELECT sigmax.add_instrument('BTC/USDT', 'binance');
@@ -37,9 +39,12 @@ is($standby->safe_psql('sigmax', 'SELECT pg_is_in_recovery()'), 't', 'the standb
 is($standby->safe_psql('sigmax', 'SELECT count(*) FROM sigmax.orders'),
 	$primary->safe_psql('sigmax', 'SELECT count(*) FROM sigmax.orders'), 'orders are readable and streamed');
 is($standby->safe_psql('sigmax', 'SELECT count(*) FROM sigmax.audit_verify()'), '0', 'audit_verify works on the standby');
-like($standby->safe_psql('sigmax', q{SELECT string_agg(DISTINCT section, ',' ORDER BY section) FROM sigmax.status}),
-	qr/account.*ledger/, 'sigmax.status works on the standby');
+is($standby->safe_psql('sigmax', q{SELECT string_agg(section || ':' || coalesce(state, ''), ',' ORDER BY section)
+	FROM sigmax.status WHERE section IN ('account', 'ledger', 'worker')}),
+	'account:active,ledger:verifies,worker:standby: not polling', 'sigmax.status works on the standby');
 is($standby->safe_psql('sigmax', 'SELECT state FROM sigmax.trading_state(1) state'), 'active', 'trading_state reads');
+ok($primary->poll_query_until('sigmax', q{SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'sigmax poller'}),
+	'the primary runs the poller');
 is($standby->safe_psql('sigmax', q{SELECT status FROM sigmax.check_order(1, 'BTC/USDT', 'buy', 0.01)}), 'filled',
 	'check_order (the dry run) gives its verdict on the standby (a paper market order would fill)');
 like($standby->safe_psql('sigmax', q{SELECT sigmax.audit_checkpoint_export()}), qr/\S/,
@@ -62,7 +67,18 @@ for my $w (sort keys %writes)
 my ($ret, undef, $err) = $standby->psql('sigmax', q{SELECT sigmax.record_price('binance', 'BTC/USDT', 1, 2, 1.5)});
 like($err, qr/read-only transaction/, 'record_price fails with PostgreSQL\'s read-only error');
 is($standby->safe_psql('sigmax', 'SELECT count(*) FROM pg_stat_activity WHERE backend_type LIKE \'sigmax%\''), '0',
-	'no sigmax worker runs on the standby');
+	'no sigmax worker runs on the standby (sigmax.worker_enabled is on there too)');
+is($standby->safe_psql('sigmax', 'SHOW sigmax.worker_enabled'), 'on', 'the standby has the worker enabled');
+
+# A state change on the primary reaches the standby, which has read the state before
+# (shared memory must not keep a stale copy there, nor carry one over the promotion).
+$primary->safe_psql('sigmax', q{SELECT sigmax.kill_switch('failover drill')});
+$primary->wait_for_catchup($standby);
+is($standby->safe_psql('sigmax', 'SELECT sigmax.trading_state()'), 'halted', 'the standby sees the kill switch');
+is($standby->safe_psql('sigmax', q{SELECT qty FROM sigmax.positions WHERE account_id = 1}), '-0.02',
+	'the account is short (its first buy was over the position limit)');
+is($standby->safe_psql('sigmax', q{SELECT reason_code FROM sigmax.check_order(1, 'BTC/USDT', 'sell', 0.01)}),
+	'TRADING_HALTED', 'and judges an order that adds to the position by it');
 
 # --- failover: the primary stops, the standby is promoted ------------------------------
 
@@ -74,12 +90,16 @@ $standby->promote;
 is($standby->safe_psql('sigmax', 'SELECT pg_is_in_recovery()'), 'f', 'the standby is promoted');
 is($standby->safe_psql('sigmax', $heads), $heads_before, 'the promoted node has every stream head the primary had');
 
+is($standby->safe_psql('sigmax', q{SELECT reason_code FROM sigmax.submit_order(1, 'BTC/USDT', 'sell', 0.01)}),
+	'TRADING_HALTED', 'the promoted node keeps the halt it replayed');
+$standby->safe_psql('sigmax', 'SELECT sigmax.resume()');
 is($standby->safe_psql('sigmax', q{SELECT status FROM sigmax.submit_order(1, 'BTC/USDT', 'buy', 0.01)}), 'filled',
-	'the promoted node takes orders');
+	'resumed by a person, the promoted node takes orders');
 is($standby->safe_psql('sigmax', q{SELECT sigmax.audit_append('note', '{"n": 2}', 'app:ops')}), '2',
 	'the app stream continues at the next seq');
-is($standby->safe_psql('sigmax', q{SELECT count(*) FROM (SELECT stream, seq FROM sigmax.audit_log GROUP BY 1, 2 HAVING count(*) > 1) d}),
-	'0', 'no seq appears twice in any stream (no fork)');
+is($standby->safe_psql('sigmax', q{SELECT count(*) FROM sigmax.audit_log l JOIN sigmax.audit_log p
+	ON p.stream = l.stream AND p.seq = l.seq - 1 WHERE l.prev_hash <> p.hash}), '0',
+	'each new entry links to the head the standby replayed (no fork)');
 is($standby->safe_psql('sigmax', 'SELECT count(*) FROM sigmax.audit_verify()'), '0',
 	'every chain verifies across the failover, under the checkpoint signed before it');
 is($standby->safe_psql('sigmax', 'SELECT checkpoint_id FROM sigmax.audit_checkpoint()'), '2',
