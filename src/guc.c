@@ -31,6 +31,7 @@ char	   *sigmax_http_ca_file = NULL;
 int			sigmax_http_max_connections = 16;
 int			sigmax_http_max_host_connections = 2;
 int			sigmax_worker_max_backoff_ms = 30000;
+int			sigmax_state_change_grace_ms = 2000;
 
 static const struct config_enum_entry trading_mode_options[] = {
 	{"paper", SIGMAX_MODE_PAPER, false},
@@ -211,6 +212,18 @@ sigmax_define_gucs(void)
 							30000,
 							100,
 							3600000,
+							PGC_SIGHUP,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("sigmax.state_change_grace",
+							"Longest a database-wide state change (the kill switch, a pause) waits for orders in flight.",
+							"After it, the sessions that still hold an order open (idle in a transaction) are terminated "
+							"and their orders roll back, so that no client can hold off the kill switch.",
+							&sigmax_state_change_grace_ms,
+							2000,
+							0,
+							600000,
 							PGC_SIGHUP,
 							GUC_UNIT_MS,
 							NULL, NULL, NULL);

@@ -14,6 +14,13 @@
 #include "port/atomics.h"
 #include "storage/ipc.h"
 #include "storage/lmgr.h"
+#include "lib/stringinfo.h"
+#include "storage/latch.h"
+#include "utils/wait_event.h"
+#include "utils/timestamp.h"
+#include "storage/sinvaladt.h"
+#include "storage/proc.h"
+#include "storage/procarray.h"
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
 #include "storage/spin.h"
@@ -309,12 +316,60 @@ sigmax_global_state(bool lock_for_order)
 	return state;
 }
 
-/* Take the state lock exclusively: orders in flight finish first. */
+/* Terminate the sessions that still hold the state lock (orders left open), with a WARNING naming them. */
+static void
+terminate_state_lock_holders(const LOCKTAG *tag)
+{
+	int			count = 0;
+	VirtualTransactionId *holders = GetLockConflicts(tag, ExclusiveLock, &count);
+	StringInfoData pids;
+	int			i;
+
+	initStringInfo(&pids);
+	for (i = 0; i < count && VirtualTransactionIdIsValid(holders[i]); i++)
+	{
+		PGPROC	   *proc = BackendIdGetProc(holders[i].backendId);
+
+		if (proc == NULL || proc->pid == 0 || proc->pid == MyProcPid)
+			continue;
+		if (DatumGetBool(DirectFunctionCall2(pg_terminate_backend, Int32GetDatum(proc->pid), Int64GetDatum(0))))
+			appendStringInfo(&pids, "%s%d", pids.len > 0 ? ", " : "", proc->pid);
+	}
+	if (pids.len > 0)
+		ereport(WARNING,
+				(errmsg("terminated sessions holding an order open: %s", pids.data),
+				 errdetail("They held their transactions open past sigmax.state_change_grace (%d ms); their orders roll back.",
+						   sigmax_state_change_grace_ms)));
+}
+
+/*
+ * Take the state lock exclusively: orders in flight finish first. An order
+ * holds the lock until its transaction ends, so a client that leaves one open
+ * (idle in transaction) would hold off the kill switch for ever: after
+ * sigmax.state_change_grace the sessions still holding it are terminated, so
+ * that their orders never commit, and the change goes through.
+ */
 void
 sigmax_global_state_lock_exclusive(void)
 {
+	LOCKTAG		tag;
+	TimestampTz deadline;
+
 	sigmax_require_preload("trading state");
-	state_lock(ExclusiveLock);
+	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, 0, 0, SIGMAX_LOCKTAG_STATE);
+	deadline = GetCurrentTimestamp() + (TimestampTz) sigmax_state_change_grace_ms * 1000;
+	while (LockAcquire(&tag, ExclusiveLock, false, true) == LOCKACQUIRE_NOT_AVAIL)
+	{
+		if (GetCurrentTimestamp() >= deadline)
+		{
+			terminate_state_lock_holders(&tag);
+			(void) LockAcquire(&tag, ExclusiveLock, false, false);
+			return;
+		}
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 10, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+	}
 }
 
 static void

@@ -27,6 +27,7 @@ extern int	sigmax_audit_max_payload_bytes;
 extern bool sigmax_ledger_restore;
 extern int	sigmax_max_rate_buckets;
 extern int	sigmax_auto_pause_cooldown;
+extern int	sigmax_state_change_grace_ms;
 extern void sigmax_define_gucs(void);
 
 /* sigmax.c */
