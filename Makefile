@@ -22,7 +22,8 @@ OBJS = \
 	src/exchanges.o \
 	src/http.o \
 	src/worker_status.o \
-	src/worker.o
+	src/worker.o \
+	src/auth.o
 
 DATA = $(wildcard sigmax--*.sql)
 

@@ -1,5 +1,7 @@
 -- sigmax 1.0.0 -> 1.1.0 (ALTER EXTENSION sigmax UPDATE TO '1.1.0').
--- What 1.1.0 adds: the exchange poller in sigmax.status and sigmax.metrics().
+-- What 1.1.0 adds: the exchange poller in sigmax.status and sigmax.metrics(); API keys
+-- (create, rotate, revoke, authenticate with a per-address lockout) binding a session
+-- to a role and accounts for the order path.
 \echo Use "ALTER EXTENSION sigmax UPDATE TO '1.1.0'" to load this file. \quit
 
 CREATE FUNCTION sigmax.audit_checkpoint_verifies()
@@ -185,6 +187,229 @@ $$;
 
 COMMENT ON FUNCTION sigmax.metrics() IS
 'Counters and gauges in the Prometheus text exposition format: orders by outcome, check latency, rate-limit rejections, trading states, daily loss against its limit, equity, price age, venue errors, the exchange poller (up, requests, errors, latency and commit quantiles per venue), alerts, ledger entries, checkpoint age.';
+
+/* ---------------------------------------------------------------------------
+ * API keys (docs/security.md): tokens shown once, stored as SHA-256; a session
+ * authenticated with one acts as the key's role on the key's accounts.
+ * ------------------------------------------------------------------------- */
+
+CREATE SEQUENCE sigmax.api_keys_id_seq;
+
+CREATE TABLE sigmax.api_keys (
+	key_id        bigint      PRIMARY KEY DEFAULT nextval('sigmax.api_keys_id_seq'),
+	name          text        NOT NULL CHECK (name ~ '^[A-Za-z0-9 ._:@-]{1,100}$'),
+	role          text        NOT NULL CHECK (role IN ('sigmax_trader', 'sigmax_admin', 'sigmax_auditor')),
+	account_ids   bigint[]    NOT NULL DEFAULT '{}' CHECK (array_position(account_ids, NULL) IS NULL),
+	allowed_cidrs cidr[]      CHECK (array_position(allowed_cidrs, NULL) IS NULL),
+	token_prefix  text        NOT NULL,
+	token_hash    bytea       NOT NULL UNIQUE CHECK (octet_length(token_hash) = 32),
+	created_at    timestamptz NOT NULL DEFAULT now(),
+	created_by    text        NOT NULL DEFAULT session_user,
+	expires_at    timestamptz,
+	revoked_at    timestamptz,
+	revoked_by    text,
+	replaced_by   bigint      REFERENCES sigmax.api_keys
+);
+CREATE UNIQUE INDEX api_keys_live_name ON sigmax.api_keys (name) WHERE revoked_at IS NULL;
+
+COMMENT ON TABLE sigmax.api_keys IS
+'API keys: role, accounts, allowed client CIDRs, expiry; the token itself is never stored, only its SHA-256 and a recognisable prefix.';
+
+SELECT pg_catalog.pg_extension_config_dump('sigmax.api_keys', '');
+SELECT pg_catalog.pg_extension_config_dump('sigmax.api_keys_id_seq', '');
+
+CREATE FUNCTION sigmax._new_api_token()
+RETURNS text
+LANGUAGE c VOLATILE
+AS 'MODULE_PATHNAME', 'sigmax_new_api_token';
+
+COMMENT ON FUNCTION sigmax._new_api_token() IS 'Internal: a new API token (256 random bits from OpenSSL, base64url, prefix sgx_).';
+
+CREATE FUNCTION sigmax._authorize_account(account_id bigint)
+RETURNS void
+LANGUAGE c VOLATILE
+AS 'MODULE_PATHNAME', 'sigmax_authorize_account_sql';
+
+COMMENT ON FUNCTION sigmax._authorize_account(bigint) IS
+'Internal: refuses (42501) an account the session''s API key may not act on, or an unauthenticated session under sigmax.require_api_key.';
+
+/* Insert a key with a new token and ledger it; returns (key_id, token). */
+CREATE FUNCTION sigmax._issue_api_key(name text, role text, account_ids bigint[], allowed_cidrs cidr[],
+	expires_at timestamptz, action text, previous bigint)
+RETURNS TABLE (key_id bigint, token text)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	t text := sigmax._new_api_token();
+	id bigint;
+BEGIN
+	INSERT INTO sigmax.api_keys AS k (name, role, account_ids, allowed_cidrs, token_prefix, token_hash, expires_at)
+	VALUES (name, role, account_ids, allowed_cidrs, left(t, 12), sha256(convert_to(t, 'UTF8')), expires_at)
+	RETURNING k.key_id INTO id;
+	PERFORM sigmax._audit_write('system', action,
+		jsonb_build_object('key_id', id, 'name', name, 'role', role, 'account_ids', to_jsonb(account_ids),
+		                   'allowed_cidrs', to_jsonb(allowed_cidrs::text[]), 'expires_at', expires_at,
+		                   'token_prefix', left(t, 12), 'replaces', previous));
+	RETURN QUERY SELECT id, t;
+END
+$$;
+
+COMMENT ON FUNCTION sigmax._issue_api_key(text, text, bigint[], cidr[], timestamptz, text, bigint) IS
+'Internal: store a new key (its token''s SHA-256 only) and ledger it without the token.';
+
+CREATE FUNCTION sigmax.create_api_key(name text, role text, account_ids bigint[], allowed_cidrs cidr[] DEFAULT NULL,
+	expires_at timestamptz DEFAULT NULL)
+RETURNS text
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	missing bigint;
+BEGIN
+	IF name IS NULL OR name !~ '^[A-Za-z0-9 ._:@-]{1,100}$' THEN
+		RAISE EXCEPTION 'a key name is 1 to 100 letters, digits, spaces and ._:@-' USING ERRCODE = '22023';
+	END IF;
+	IF role IS NULL OR role NOT IN ('sigmax_trader', 'sigmax_admin', 'sigmax_auditor') THEN
+		RAISE EXCEPTION 'unknown role "%"', role USING ERRCODE = '22023',
+			HINT = 'A key''s role is sigmax_trader, sigmax_admin or sigmax_auditor.';
+	END IF;
+	IF account_ids IS NULL OR array_position(account_ids, NULL) IS NOT NULL THEN
+		RAISE EXCEPTION 'account_ids must be an array without NULLs' USING ERRCODE = '22023';
+	END IF;
+	IF role = 'sigmax_trader' AND cardinality(account_ids) = 0 THEN
+		RAISE EXCEPTION 'a trader''s key needs at least one account' USING ERRCODE = '22023';
+	END IF;
+	SELECT x INTO missing FROM unnest(account_ids) x
+	 WHERE NOT EXISTS (SELECT 1 FROM sigmax.accounts a WHERE a.account_id = x) LIMIT 1;
+	IF FOUND THEN
+		RAISE EXCEPTION 'account % does not exist', missing USING ERRCODE = '22023';
+	END IF;
+	IF allowed_cidrs IS NOT NULL AND array_position(allowed_cidrs, NULL) IS NOT NULL THEN
+		RAISE EXCEPTION 'allowed_cidrs must not hold NULLs' USING ERRCODE = '22023';
+	END IF;
+	IF expires_at IS NOT NULL AND (expires_at <= now() OR expires_at = 'infinity') THEN
+		RAISE EXCEPTION 'expires_at must be a finite time in the future' USING ERRCODE = '22023';
+	END IF;
+	IF EXISTS (SELECT 1 FROM sigmax.api_keys k WHERE k.name = create_api_key.name AND k.revoked_at IS NULL) THEN
+		RAISE EXCEPTION 'a live key is already named "%"', name USING ERRCODE = '23505';
+	END IF;
+	RETURN (SELECT i.token FROM sigmax._issue_api_key(name, role, account_ids, allowed_cidrs, expires_at,
+	                                                  'api_key.created', NULL) i);
+END
+$$;
+
+COMMENT ON FUNCTION sigmax.create_api_key(text, text, bigint[], cidr[], timestamptz) IS
+'Create an API key and return its token, once (only its SHA-256 is kept); ledgered without the token.';
+
+CREATE FUNCTION sigmax.revoke_api_key(key_id bigint)
+RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	UPDATE sigmax.api_keys k SET revoked_at = now(), revoked_by = session_user
+	 WHERE k.key_id = revoke_api_key.key_id AND k.revoked_at IS NULL;
+	IF NOT FOUND THEN
+		IF EXISTS (SELECT 1 FROM sigmax.api_keys k WHERE k.key_id = revoke_api_key.key_id) THEN
+			RAISE EXCEPTION 'key % is already revoked', key_id USING ERRCODE = '55000';
+		END IF;
+		RAISE EXCEPTION 'key % does not exist', key_id USING ERRCODE = '22023';
+	END IF;
+	PERFORM sigmax._audit_write('system', 'api_key.revoked', jsonb_build_object('key_id', key_id));
+END
+$$;
+
+COMMENT ON FUNCTION sigmax.revoke_api_key(bigint) IS
+'Revoke an API key; sessions bound to it are refused from their next transaction. Ledgered.';
+
+CREATE FUNCTION sigmax.rotate_api_key(key_id bigint)
+RETURNS text
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	k sigmax.api_keys;
+	issued record;
+BEGIN
+	SELECT * INTO k FROM sigmax.api_keys x WHERE x.key_id = rotate_api_key.key_id FOR UPDATE;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'key % does not exist', key_id USING ERRCODE = '22023';
+	END IF;
+	IF k.revoked_at IS NOT NULL THEN
+		RAISE EXCEPTION 'key % is revoked', key_id USING ERRCODE = '55000', HINT = 'Create a new key instead.';
+	END IF;
+	UPDATE sigmax.api_keys x SET revoked_at = now(), revoked_by = session_user WHERE x.key_id = k.key_id;
+	SELECT * INTO issued FROM sigmax._issue_api_key(k.name, k.role, k.account_ids, k.allowed_cidrs, k.expires_at,
+	                                                'api_key.rotated', k.key_id);
+	UPDATE sigmax.api_keys x SET replaced_by = issued.key_id WHERE x.key_id = k.key_id;
+	RETURN issued.token;
+END
+$$;
+
+COMMENT ON FUNCTION sigmax.rotate_api_key(bigint) IS
+'Replace a key by a new one with the same name, role, accounts, CIDRs and expiry; the old one is revoked. Returns the new token, once.';
+
+CREATE FUNCTION sigmax.authenticate(token text,
+	OUT authenticated boolean, OUT key_id bigint, OUT role text, OUT account_ids bigint[], OUT reason text)
+RETURNS record
+LANGUAGE c VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'sigmax_authenticate';
+
+COMMENT ON FUNCTION sigmax.authenticate(text) IS
+'Check an API token (constant-time, expiry, revocation, allowed_cidrs) and bind the session to its key at commit; failures are counted per address (lockout), logged and ledgered, never with the token. Pass the token as a bind parameter.';
+
+CREATE FUNCTION sigmax.session_key(OUT key_id bigint, OUT role text, OUT account_ids bigint[])
+RETURNS SETOF record
+LANGUAGE c VOLATILE
+AS 'MODULE_PATHNAME', 'sigmax_session_key';
+
+COMMENT ON FUNCTION sigmax.session_key() IS 'The API key this session is bound to, its role and accounts (no row: none).';
+
+/* cancel_order as in 1.0.0, and only on an account the session's key may act on. */
+CREATE OR REPLACE FUNCTION sigmax.cancel_order(order_id bigint)
+RETURNS text
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	o sigmax.orders;
+BEGIN
+	IF cancel_order.order_id IS NULL THEN
+		RAISE EXCEPTION 'order_id must not be null' USING ERRCODE = '22023';
+	END IF;
+	PERFORM sigmax._authorize_account((SELECT x.account_id FROM sigmax.orders x WHERE x.order_id = cancel_order.order_id));
+	-- The lock order of every order path: trading state, account row, order row.
+	PERFORM sigmax._order_path_lock();
+	PERFORM 1 FROM sigmax.accounts a JOIN sigmax.orders x ON x.account_id = a.account_id
+	  WHERE x.order_id = cancel_order.order_id FOR NO KEY UPDATE OF a;
+	SELECT * INTO o FROM sigmax.orders x WHERE x.order_id = cancel_order.order_id FOR UPDATE;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'order % does not exist', cancel_order.order_id USING ERRCODE = '22023';
+	END IF;
+	IF o.status NOT IN ('accepted', 'pending_approval') THEN
+		RAISE EXCEPTION 'order % is already %', o.order_id, o.status
+			USING ERRCODE = '55000', HINT = 'Only working orders (accepted or pending_approval) can be cancelled.';
+	END IF;
+	UPDATE sigmax.orders x SET status = 'cancelled', updated_at = now() WHERE x.order_id = o.order_id;
+	PERFORM sigmax._audit_write('account:' || o.account_id, 'order.cancelled',
+		jsonb_build_object('order_id', o.order_id, 'symbol', o.symbol, 'side', o.side,
+		                   'qty', o.qty, 'previous_status', o.status));
+	RETURN 'cancelled';
+END
+$$;
+
+REVOKE ALL ON sigmax.api_keys, sigmax.api_keys_id_seq FROM PUBLIC;
+REVOKE ALL ON FUNCTION sigmax._new_api_token(), sigmax._authorize_account(bigint),
+	sigmax._issue_api_key(text, text, bigint[], cidr[], timestamptz, text, bigint),
+	sigmax.create_api_key(text, text, bigint[], cidr[], timestamptz), sigmax.revoke_api_key(bigint),
+	sigmax.rotate_api_key(bigint), sigmax.authenticate(text), sigmax.session_key() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION sigmax.create_api_key(text, text, bigint[], cidr[], timestamptz),
+	sigmax.revoke_api_key(bigint), sigmax.rotate_api_key(bigint) TO sigmax_admin;
+GRANT EXECUTE ON FUNCTION sigmax.authenticate(text), sigmax.session_key() TO sigmax_admin, sigmax_trader, sigmax_auditor;
+GRANT SELECT (key_id, name, role, account_ids, allowed_cidrs, token_prefix, created_at, created_by, expires_at,
+	revoked_at, revoked_by, replaced_by) ON sigmax.api_keys TO sigmax_admin;
 
 -- the worker reads its venues again at commit, and finds the objects at the library's version
 SELECT sigmax._poller_reload();

@@ -32,6 +32,10 @@ int			sigmax_http_max_connections = 16;
 int			sigmax_http_max_host_connections = 2;
 int			sigmax_worker_max_backoff_ms = 30000;
 int			sigmax_state_change_grace_ms = 2000;
+bool		sigmax_require_api_key = false;
+int			sigmax_auth_max_failures = 5;
+int			sigmax_auth_failure_window_s = 300;
+int			sigmax_auth_lockout_s = 900;
 
 static const struct config_enum_entry trading_mode_options[] = {
 	{"paper", SIGMAX_MODE_PAPER, false},
@@ -226,6 +230,49 @@ sigmax_define_gucs(void)
 							600000,
 							PGC_SIGHUP,
 							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("sigmax.require_api_key",
+							 "Whether orders need a session authenticated with an API key.",
+							 "Off for development. In production turn it on: every session (superusers "
+							 "excepted) must call sigmax.authenticate(token) before acting on an account.",
+							 &sigmax_require_api_key,
+							 false,
+							 PGC_SIGHUP,
+							 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomIntVariable("sigmax.auth_max_failures",
+							"Failed authentications from one address that lock it out.",
+							"Counted in shared memory within sigmax.auth_failure_window: a rolled-back attempt still counts.",
+							&sigmax_auth_max_failures,
+							5,
+							1,
+							1000,
+							PGC_SIGHUP,
+							0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("sigmax.auth_failure_window",
+							"Window in which failed authentications from one address are counted.",
+							NULL,
+							&sigmax_auth_failure_window_s,
+							300,
+							1,
+							86400,
+							PGC_SIGHUP,
+							GUC_UNIT_S,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("sigmax.auth_lockout",
+							"How long an address that failed too often is refused.",
+							"The lockout raises a critical auth_lockout alert.",
+							&sigmax_auth_lockout_s,
+							900,
+							1,
+							86400 * 7,
+							PGC_SIGHUP,
+							GUC_UNIT_S,
 							NULL, NULL, NULL);
 
 	/* Sized at startup: defined only when preloading, as PostgreSQL requires. */

@@ -194,6 +194,8 @@ order_entry(FunctionCallInfo fcinfo, bool dry_run, bool system_close)
 	sigmax_check_sql_version();
 	order_request_from_args(fcinfo, &req, system_close);
 	sigmax_require_preload(dry_run ? "sigmax.check_order" : "sigmax.submit_order");
+	if (!system_close)
+		sigmax_authorize_account(req.account_id);
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "sigmax: SPI_connect failed");

@@ -86,6 +86,7 @@ extern void sigmax_worker_status_count_cycle(void);
 extern void sigmax_worker_status_set_memory(uint64 bytes);
 extern void sigmax_worker_status_set_backoff(int slot, TimestampTz until);
 extern uint64 sigmax_worker_config_generation(void);
+extern void sigmax_worker_wake(void);
 
 /* worker.c */
 extern void sigmax_worker_register(void);

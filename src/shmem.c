@@ -122,7 +122,7 @@ shared_size(void)
 {
 	return add_size(add_size(MAXALIGN(sizeof(SigmaxShared)),
 							 hash_estimate_size(sigmax_max_rate_buckets, sizeof(RateBucket))),
-					sigmax_worker_shmem_size());
+					add_size(sigmax_worker_shmem_size(), sigmax_auth_shmem_size()));
 }
 
 static void
@@ -133,6 +133,7 @@ sigmax_shmem_request(void)
 	RequestAddinShmemSpace(shared_size());
 	RequestNamedLWLockTranche("sigmax", 1);
 	RequestNamedLWLockTranche("sigmax_worker", 1);
+	RequestNamedLWLockTranche("sigmax_auth", 1);
 }
 
 static void
@@ -166,6 +167,7 @@ sigmax_shmem_startup(void)
 	rate_buckets = ShmemInitHash("sigmax rate buckets", sigmax_max_rate_buckets,
 								 sigmax_max_rate_buckets, &info, HASH_ELEM | HASH_BLOBS | HASH_FIXED_SIZE);
 	sigmax_worker_shmem_init();
+	sigmax_auth_shmem_init();
 	LWLockRelease(AddinShmemInitLock);
 }
 

@@ -7,6 +7,8 @@
 
 #include "postgres.h"
 
+#include "datatype/timestamp.h"
+
 #ifndef SIGMAX_VERSION
 #error "SIGMAX_VERSION must be defined by the Makefile"
 #endif
@@ -28,7 +30,27 @@ extern bool sigmax_ledger_restore;
 extern int	sigmax_max_rate_buckets;
 extern int	sigmax_auto_pause_cooldown;
 extern int	sigmax_state_change_grace_ms;
+extern bool sigmax_require_api_key;
+extern int	sigmax_auth_max_failures;
+extern int	sigmax_auth_failure_window_s;
+extern int	sigmax_auth_lockout_s;
 extern void sigmax_define_gucs(void);
+
+/* auth.c */
+#define SIGMAX_LOCKOUT_EVENTS 64
+typedef struct SigmaxLockout
+{
+	char		address[64];
+	TimestampTz at;
+	TimestampTz until;
+	int			failures;
+} SigmaxLockout;
+
+extern int	sigmax_auth_pending_lockouts(SigmaxLockout *out, uint64 *upto);
+extern void sigmax_auth_lockouts_reported(uint64 upto);
+extern Size sigmax_auth_shmem_size(void);
+extern void sigmax_auth_shmem_init(void);
+extern void sigmax_authorize_account(int64 account_id);
 
 /* sigmax.c */
 extern bool sigmax_preloaded;

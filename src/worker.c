@@ -804,6 +804,68 @@ collect_done(void)
 	}
 }
 
+/*
+ * Ledger and alert the authentication lockouts that sessions recorded in
+ * shared memory: the session's own transaction may have rolled back.
+ */
+static void
+report_lockouts(void)
+{
+	SigmaxLockout events[SIGMAX_LOCKOUT_EVENTS];
+	uint64		upto;
+	int			n = sigmax_auth_pending_lockouts(events, &upto);
+	MemoryContext caller = CurrentMemoryContext;
+	volatile bool done = false;
+
+	if (n == 0)
+		return;
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PG_TRY();
+	{
+		Oid			types[4] = {TEXTOID, INT4OID, TIMESTAMPTZOID, TIMESTAMPTZOID};
+		int			i;
+
+		SPI_connect();
+		PushActiveSnapshot(GetTransactionSnapshot());
+		pgstat_report_activity(STATE_RUNNING, "sigmax worker: reporting authentication lockouts");
+		for (i = 0; i < n; i++)
+		{
+			Datum		args[4];
+
+			args[0] = CStringGetTextDatum(events[i].address);
+			args[1] = Int32GetDatum(events[i].failures);
+			args[2] = TimestampTzGetDatum(events[i].at);
+			args[3] = TimestampTzGetDatum(events[i].until);
+			if (SPI_execute_with_args("WITH d AS (SELECT jsonb_build_object('address', $1, 'failures', $2, "
+									  "'at', $3, 'locked_until', $4) AS detail) "
+									  "SELECT sigmax._audit_write('system', 'auth.locked_out', d.detail), "
+									  "sigmax._raise_alert('auth_lockout', 'critical', NULL, d.detail, $1) FROM d",
+									  4, types, args, NULL, false, 1) != SPI_OK_SELECT)
+				elog(ERROR, "sigmax worker: reporting a lockout failed");
+		}
+		SPI_finish();
+		PopActiveSnapshot();
+		CommitTransactionCommand();
+		pgstat_report_stat(false);
+		done = true;
+	}
+	PG_CATCH();
+	{
+		char		error[200];
+
+		take_error(error, sizeof(error));
+		AbortCurrentTransaction();
+		pgstat_report_stat(false);
+		ereport(LOG, (errmsg("sigmax worker: could not report authentication lockouts: %s", error)));
+	}
+	PG_END_TRY();
+	pgstat_report_activity(STATE_IDLE, NULL);
+	MemoryContextSwitchTo(caller);
+	if (done)
+		sigmax_auth_lockouts_reported(upto);
+}
+
 /* How long to sleep: until the next venue is due, at most READY_RECHECK_MS. */
 static long
 next_timeout_ms(TimestampTz now)
@@ -880,6 +942,8 @@ sigmax_worker_main(Datum main_arg)
 			reload_requested = true;
 			next_ready_check = now + READY_RECHECK_MS * INT64CONST(1000);
 			log_once("disabled by sigmax.worker_enabled = off");
+			/* polling is off; reporting what sessions could not is not */
+			report_lockouts();
 		}
 		else
 		{
@@ -896,6 +960,7 @@ sigmax_worker_main(Datum main_arg)
 			{
 				start_due_requests(GetCurrentTimestamp());
 				collect_done();
+				report_lockouts();
 			}
 		}
 

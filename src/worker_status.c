@@ -219,6 +219,22 @@ sigmax_worker_status_set_backoff(int slot, TimestampTz until)
 	LWLockRelease(worker_shared->lock);
 }
 
+/* Wake the worker now (a lockout to report). */
+void
+sigmax_worker_wake(void)
+{
+	int			procno = -1;
+
+	if (worker_shared == NULL)
+		return;
+	LWLockAcquire(worker_shared->lock, LW_SHARED);
+	if (worker_shared->pid != 0)
+		procno = worker_shared->procno;
+	LWLockRelease(worker_shared->lock);
+	if (procno >= 0)
+		SetLatch(&ProcGlobal->allProcs[procno].procLatch);
+}
+
 /* Bumped at the commit of every change to what the worker polls. */
 uint64
 sigmax_worker_config_generation(void)

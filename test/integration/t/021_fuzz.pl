@@ -64,6 +64,10 @@ my %call = (
 	enable_exchange => q{PERFORM sigmax.enable_exchange(pick(v.t), pick(v.b))},
 	add_price_feed => q{PERFORM sigmax.add_price_feed(pick(v.t), pick(v.t), pick(v.t))},
 	remove_price_feed => q{PERFORM sigmax.remove_price_feed(pick(v.t), pick(v.t))},
+	create_api_key => q{PERFORM sigmax.create_api_key(pick(v.t), pick(v.t), ARRAY[pick(v.i)], NULL, pick(v.ts))},
+	revoke_api_key => q{PERFORM sigmax.revoke_api_key(pick(v.i))},
+	rotate_api_key => q{PERFORM sigmax.rotate_api_key(pick(v.i))},
+	authenticate => q{PERFORM * FROM sigmax.authenticate(pick(v.t))},
 	parse_ticker => q{PERFORM * FROM sigmax.parse_ticker(pick(v.t), pick(v.t), pick(v.t))},
 	audit_append => q{PERFORM sigmax.audit_append(pick(v.t), pick(v.j), pick(v.t))},
 	record_venue_error => q{PERFORM sigmax.record_venue_error(pick(v.t), pick(v.t))},
@@ -76,7 +80,7 @@ my %call = (
 # SQLSTATEs the reference documents for bad input (docs/sql-reference.md).
 my %documented = map { $_ => 1 } qw(ok 22023 22003 22004 42501 54000 23505 55000 P0002);
 # and those a function documents for itself
-my %documented_for = (parse_ticker => { '22P02' => 1 });
+my %documented_for = (parse_ticker => { '22P02' => 1 }, authenticate => { '28000' => 1 });
 
 for my $fn (sort keys %call)
 {

@@ -1,0 +1,134 @@
+# API keys: a token shown once and stored as SHA-256; authenticate binds a session to
+# the key's role and accounts for the order path; revocation, rotation and expiry take
+# effect; failures are counted per address in shared memory (a rollback does not undo
+# them) and lock the address out with an alert; sigmax.require_api_key refuses
+# unauthenticated sessions. The token never reaches the ledger.
+use strict;
+use warnings;
+
+use FindBin;
+use lib "$FindBin::Bin/..";
+use PostgreSQL::Test::Utils;
+use Test::More;
+use Time::HiRes qw(usleep);
+use SigmaxTest;
+
+my $node = sigmax_node('api_keys',
+	conf => "sigmax.auth_max_failures = 5\nsigmax.auth_lockout = 3\nsigmax.auth_failure_window = 60\n");
+$node->safe_psql('sigmax', q{
+	CREATE ROLE app LOGIN;
+	GRANT sigmax_trader TO app;
+	SELECT sigmax.create_account('one', 100000), sigmax.create_account('two', 100000);
+	SELECT sigmax.add_instrument('BTC/USDT', 'binance');
+	SELECT sigmax.set_limits(NULL, '{"stale_price_ms": 2000000000}');
+	SELECT sigmax.record_price('binance', 'BTC/USDT', 49999, 50001, 50000);
+	SELECT status FROM sigmax.submit_order(2, 'BTC/USDT', 'buy', 0.01, 'limit', 49000, 'two-resting');
+});
+
+# As the application's login role (a member of sigmax_trader), statements in one session.
+sub as_app
+{
+	my ($sql) = @_;
+	my ($ret, $out, $err) = $node->psql('sigmax', $sql, extra_params => [ '-U', 'app', '-v', 'VERBOSITY=verbose' ]);
+	return ($ret, $out, $err);
+}
+
+my $token = $node->safe_psql('sigmax', q{SELECT sigmax.create_api_key('desk one', 'sigmax_trader', '{1}')});
+like($token, qr/^sgx_[A-Za-z0-9_-]{43}$/, 'the token: sgx_ and 256 bits in base64url');
+is($node->safe_psql('sigmax', qq{SELECT count(*) FROM sigmax.api_keys WHERE token_hash = sha256(convert_to('$token', 'UTF8'))
+	AND token_prefix = left('$token', 12)}), '1', 'only its SHA-256 and prefix are stored');
+
+my ($ret, $out, $err) = as_app(qq{SELECT authenticated, role, account_ids FROM sigmax.authenticate('$token');
+	SELECT key_id, role, account_ids FROM sigmax.session_key();
+	SELECT status FROM sigmax.submit_order(1, 'BTC/USDT', 'buy', 0.01);});
+is($ret, 0, 'a trader authenticates and trades') or diag($err);
+is($out, "t|sigmax_trader|{1}\n1|sigmax_trader|{1}\nfilled", 'bound to the key\'s role and account');
+
+($ret, $out, $err) = as_app(qq{SELECT authenticated FROM sigmax.authenticate('$token');
+	SELECT status FROM sigmax.submit_order(2, 'BTC/USDT', 'buy', 0.01);});
+like($err, qr/ERROR:  42501: API key 1 may not act on account 2/, 'another account\'s order is refused (42501)');
+my $two_order = $node->safe_psql('sigmax', q{SELECT order_id FROM sigmax.orders WHERE client_order_id = 'two-resting'});
+($ret, $out, $err) = as_app(qq{SELECT authenticated FROM sigmax.authenticate('$token');
+	SELECT sigmax.cancel_order($two_order);});
+like($err, qr/ERROR:  42501: API key 1 may not act on account 2/, 'and so is cancelling its order');
+is($node->safe_psql('sigmax', qq{SELECT status FROM sigmax.orders WHERE order_id = $two_order}), 'accepted',
+	'which stays working');
+($ret, $out, $err) = as_app(q{SELECT status FROM sigmax.submit_order(2, 'BTC/USDT', 'buy', 0.01);});
+is($ret, 0, 'without a key (sigmax.require_api_key off) the database role decides, as before');
+
+my $auditor = $node->safe_psql('sigmax', q{SELECT sigmax.create_api_key('audit', 'sigmax_auditor', '{}')});
+($ret, $out, $err) = as_app(qq{SELECT authenticated FROM sigmax.authenticate('$auditor');
+	SELECT status FROM sigmax.submit_order(1, 'BTC/USDT', 'buy', 0.01);});
+like($err, qr/42501: API key \d+ may not act on account 1\nDETAIL:  The key's role is sigmax_auditor/,
+	'an auditor\'s key places no order');
+
+# rotation, revocation, expiry
+my $key_id = $node->safe_psql('sigmax', q{SELECT key_id FROM sigmax.api_keys WHERE name = 'desk one'});
+my $rotated = $node->safe_psql('sigmax', qq{SELECT sigmax.rotate_api_key($key_id)});
+isnt($rotated, $token, 'rotation returns a new token');
+($ret, $out) = as_app(qq{SELECT authenticated, reason FROM sigmax.authenticate('$token')});
+is($out, 'f|the key is revoked', 'the old token no longer authenticates');
+($ret, $out, $err) = as_app(qq{SELECT authenticated FROM sigmax.authenticate('$rotated');
+	SELECT status FROM sigmax.submit_order(1, 'BTC/USDT', 'buy', 0.01);});
+is($out, "t\nfilled", 'the new one does, with the same accounts');
+
+my $new_id = $node->safe_psql('sigmax', q{SELECT key_id FROM sigmax.api_keys WHERE name = 'desk one' AND revoked_at IS NULL});
+my $bg = $node->background_psql('sigmax', on_error_stop => 0, extra_params => [ '-U', 'app' ]);
+$bg->query_safe(qq{SELECT authenticated FROM sigmax.authenticate('$rotated')});
+$node->safe_psql('sigmax', qq{SELECT sigmax.revoke_api_key($new_id)});
+my $res = $bg->query(q{SELECT status FROM sigmax.submit_order(1, 'BTC/USDT', 'buy', 0.01)});
+like($bg->{stderr}, qr/the session's API key $new_id was revoked or has expired/,
+	'a bound session is refused from its next transaction after revocation');
+$bg->quit;
+
+my $short = $node->safe_psql('sigmax', q{SELECT sigmax.create_api_key('short', 'sigmax_trader', '{1}', NULL, now() + interval '1 second')});
+sleep 2;
+($ret, $out) = as_app(qq{SELECT authenticated, reason FROM sigmax.authenticate('$short')});
+is($out, 'f|the key has expired', 'an expired key does not authenticate');
+
+my $cidr = $node->safe_psql('sigmax', q{SELECT sigmax.create_api_key('office', 'sigmax_trader', '{1}', '{10.0.0.0/8}')});
+($ret, $out) = as_app(qq{SELECT authenticated, reason FROM sigmax.authenticate('$cidr')});
+is($out, "f|the address is outside the key's allowed_cidrs", 'a key bound to CIDRs refuses other addresses (here a Unix socket)');
+
+# the ledger has every event, never a token
+is($node->safe_psql('sigmax', q{SELECT string_agg(DISTINCT action, ',' ORDER BY action) FROM sigmax.audit_log
+	WHERE action LIKE 'api_key.%' OR action LIKE 'auth.%'}),
+	'api_key.created,api_key.revoked,api_key.rotated,auth.failed,auth.succeeded', 'authentication events are ledgered');
+like(slurp_file($node->logfile), qr/LOG:  sigmax: authentication failed from local: the key has expired/,
+	'and logged');
+is($node->safe_psql('sigmax', qq{SELECT count(*) FROM sigmax.audit_log WHERE payload::text LIKE '%' || substr('$token', 13) || '%'
+	OR payload::text LIKE '%' || substr('$rotated', 13) || '%'}), '0', 'no token in the ledger');
+
+# lockout: 5 failures in the window (a rolled-back one counts), then refused, with an alert
+$node->safe_psql('sigmax', q{SELECT pg_sleep(3)});    # the earlier failures' lockout, if any, is over
+my $wrong = 'sgx_' . ('A' x 43);
+($ret, $out, $err) = as_app(q{SELECT sigmax.authenticate('not a token')});
+like($err, qr/ERROR:  22023: malformed API token/, 'a malformed token is an error');
+unlike($err, qr/not a token/, 'which does not echo the token');
+($ret, $out, $err) = as_app(qq{BEGIN; SELECT authenticated FROM sigmax.authenticate('$wrong'); ROLLBACK;});
+($ret, $out, $err) = as_app(qq{SELECT authenticated FROM sigmax.authenticate('$wrong')});
+like($err . $out, qr/f|locked out/, 'a wrong token fails');
+($ret, $out, $err) = as_app(qq{SELECT authenticated FROM sigmax.authenticate('$wrong'); SELECT authenticated FROM sigmax.authenticate('$wrong');});
+($ret, $out, $err) = as_app(qq{SELECT authenticated FROM sigmax.authenticate('$wrong')});
+like($err, qr/ERROR:  28000: authentication from local is locked out until/, 'the address is locked out');
+ok($node->poll_query_until('sigmax', q{SELECT count(*) = 1 FROM sigmax.alerts WHERE kind = 'auth_lockout'}),
+	'with an alert, raised by the worker even though the failing transaction rolled back');
+is($node->safe_psql('sigmax', q{SELECT count(*) FROM sigmax.audit_log WHERE action = 'auth.locked_out'
+	AND payload->>'address' = 'local'}), '1', 'and ledgered');
+like(slurp_file($node->logfile), qr/LOG:  sigmax: authentication failed from local: unknown token/,
+	'failures are logged (also a rolled-back one)');
+sleep 3;
+($ret, $out, $err) = as_app(qq{SELECT authenticated, reason FROM sigmax.authenticate('$wrong')});
+is($out, 'f|unknown token', 'after sigmax.auth_lockout the address may try again');
+
+# require_api_key: an unauthenticated session is refused; a superuser is not
+$node->append_conf('postgresql.conf', "sigmax.require_api_key = on\n");
+$node->reload;
+$node->poll_query_until('sigmax', 'SHOW sigmax.require_api_key', 'on');
+($ret, $out, $err) = as_app(q{SELECT status FROM sigmax.submit_order(1, 'BTC/USDT', 'buy', 0.01)});
+like($err, qr/ERROR:  42501: sigmax requires an API key/, 'sigmax.require_api_key refuses an unauthenticated session') or diag("ret $ret out $out err $err");
+is($node->safe_psql('sigmax', q{SELECT status FROM sigmax.submit_order(1, 'BTC/USDT', 'buy', 0.01)}), 'filled',
+	'superusers are not bound by it');
+is($node->safe_psql('sigmax', 'SELECT count(*) FROM sigmax.audit_verify()'), '0', 'the ledger verifies');
+
+done_testing();
