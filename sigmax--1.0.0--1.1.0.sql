@@ -336,8 +336,8 @@ BEGIN
 	IF NOT FOUND THEN
 		RAISE EXCEPTION 'key % does not exist', key_id USING ERRCODE = '22023';
 	END IF;
-	IF k.revoked_at IS NOT NULL THEN
-		RAISE EXCEPTION 'key % is revoked', key_id USING ERRCODE = '55000', HINT = 'Create a new key instead.';
+	IF k.revoked_at IS NOT NULL OR k.expires_at <= now() THEN
+		RAISE EXCEPTION 'key % is revoked or expired', key_id USING ERRCODE = '55000', HINT = 'Create a new key instead.';
 	END IF;
 	UPDATE sigmax.api_keys x SET revoked_at = now(), revoked_by = session_user WHERE x.key_id = k.key_id;
 	SELECT * INTO issued FROM sigmax._issue_api_key(k.name, k.role, k.account_ids, k.allowed_cidrs, k.expires_at,
@@ -359,6 +359,14 @@ AS 'MODULE_PATHNAME', 'sigmax_authenticate';
 
 COMMENT ON FUNCTION sigmax.authenticate(text) IS
 'Check an API token (constant-time, expiry, revocation, allowed_cidrs) and bind the session to its key at commit; failures are counted per address (lockout), logged and ledgered, never with the token. Pass the token as a bind parameter.';
+
+CREATE FUNCTION sigmax.unbind()
+RETURNS boolean
+LANGUAGE c VOLATILE
+AS 'MODULE_PATHNAME', 'sigmax_unbind';
+
+COMMENT ON FUNCTION sigmax.unbind() IS
+'Forget the session''s API key (a connection pool''s reset query, with DISCARD ALL); true when there was one.';
 
 CREATE FUNCTION sigmax.session_key(OUT key_id bigint, OUT role text, OUT account_ids bigint[])
 RETURNS SETOF record
@@ -404,10 +412,11 @@ REVOKE ALL ON sigmax.api_keys, sigmax.api_keys_id_seq FROM PUBLIC;
 REVOKE ALL ON FUNCTION sigmax._new_api_token(), sigmax._authorize_account(bigint),
 	sigmax._issue_api_key(text, text, bigint[], cidr[], timestamptz, text, bigint),
 	sigmax.create_api_key(text, text, bigint[], cidr[], timestamptz), sigmax.revoke_api_key(bigint),
-	sigmax.rotate_api_key(bigint), sigmax.authenticate(text), sigmax.session_key() FROM PUBLIC;
+	sigmax.rotate_api_key(bigint), sigmax.authenticate(text), sigmax.session_key(), sigmax.unbind() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION sigmax.create_api_key(text, text, bigint[], cidr[], timestamptz),
 	sigmax.revoke_api_key(bigint), sigmax.rotate_api_key(bigint) TO sigmax_admin;
-GRANT EXECUTE ON FUNCTION sigmax.authenticate(text), sigmax.session_key() TO sigmax_admin, sigmax_trader, sigmax_auditor;
+GRANT EXECUTE ON FUNCTION sigmax.authenticate(text), sigmax.session_key(), sigmax.unbind()
+	TO sigmax_admin, sigmax_trader, sigmax_auditor;
 GRANT SELECT (key_id, name, role, account_ids, allowed_cidrs, token_prefix, created_at, created_by, expires_at,
 	revoked_at, revoked_by, replaced_by) ON sigmax.api_keys TO sigmax_admin;
 

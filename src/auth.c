@@ -35,7 +35,7 @@
 #define TOKEN_RANDOM_BYTES 32
 #define TOKEN_LEN (4 + 43)		/* prefix and 32 bytes in unpadded base64url */
 #define LOCKOUT_SLOTS 1024
-#define ADDR_LEN 64
+#define ADDR_LEN 128			/* an address, "/" and a role name */
 
 /* Failed authentications of one client address. */
 typedef struct AddressFailures
@@ -62,6 +62,8 @@ static AuthShared *auth_shared = NULL;
 typedef struct Binding
 {
 	int64		key_id;
+	Oid			session_user;	/* who authenticated: a pooled connection's next user is not */
+	bool		dead;			/* the key was revoked or expired: refuse until authenticate */
 	char		role[NAMEDATALEN];
 	int			naccounts;
 	int64	   *accounts;		/* in TopMemoryContext */
@@ -70,8 +72,8 @@ typedef struct Binding
 static Binding bound = {0};
 static Binding pending = {0};
 static bool pending_set = false;
+static SubTransactionId pending_subid = InvalidSubTransactionId;	/* that authenticated */
 static bool callback_registered = false;
-static LocalTransactionId validated_lxid = InvalidLocalTransactionId;
 static SPIPlanPtr lookup_plan = NULL;
 static SPIPlanPtr validate_plan = NULL;
 
@@ -110,11 +112,16 @@ client_address(char *out, size_t len)
 	strlcpy(out, text_to_cstring(DatumGetTextPP(DirectFunctionCall1(network_host, addr))), len);
 }
 
-/* The slot of an address, taken (oldest first) when it has none. Caller holds the lock. */
+/*
+ * The slot of an address, taken when it has none: a free one, else the least
+ * recently seen that is not locked out. NULL when every slot is locked out
+ * (the caller then refuses). Caller holds the lock.
+ */
 static AddressFailures *
 address_slot(const char *address)
 {
-	AddressFailures *oldest = &auth_shared->slots[0];
+	AddressFailures *victim = NULL;
+	TimestampTz now = GetCurrentTimestamp();
 	int			i;
 
 	for (i = 0; i < LOCKOUT_SLOTS; i++)
@@ -123,15 +130,17 @@ address_slot(const char *address)
 
 		if (strcmp(s->address, address) == 0)
 			return s;
-		if (s->address[0] == '\0' || s->last_seen < oldest->last_seen)
-			oldest = s;
+		if (s->locked_until > now)
+			continue;
+		if (victim == NULL || s->address[0] == '\0' ||
+			(victim->address[0] != '\0' && s->last_seen < victim->last_seen))
+			victim = s;
 	}
-	/* never evict an address that is locked out */
-	if (oldest->address[0] != '\0' && oldest->locked_until > GetCurrentTimestamp())
+	if (victim == NULL)
 		return NULL;
-	memset(oldest, 0, sizeof(*oldest));
-	strlcpy(oldest->address, address, ADDR_LEN);
-	return oldest;
+	memset(victim, 0, sizeof(*victim));
+	strlcpy(victim->address, address, ADDR_LEN);
+	return victim;
 }
 
 /* Until when the address is locked out (0: it is not). */
@@ -141,12 +150,22 @@ locked_until(const char *address)
 	TimestampTz until = 0;
 	int			i;
 
+	TimestampTz now = GetCurrentTimestamp();
+	bool		room = false;
+
 	LWLockAcquire(auth_shared->lock, LW_SHARED);
 	for (i = 0; i < LOCKOUT_SLOTS; i++)
+	{
 		if (strcmp(auth_shared->slots[i].address, address) == 0)
 			until = auth_shared->slots[i].locked_until;
+		if (auth_shared->slots[i].locked_until <= now)
+			room = true;
+	}
 	LWLockRelease(auth_shared->lock);
-	return until > GetCurrentTimestamp() ? until : 0;
+	/* every slot locked out: nobody new can be counted, so nobody new may try */
+	if (!room && until == 0)
+		return now + (TimestampTz) sigmax_auth_lockout_s * USECS_PER_SEC;
+	return until > now ? until : 0;
 }
 
 /*
@@ -224,6 +243,32 @@ sigmax_auth_lockouts_reported(uint64 upto)
 	LWLockRelease(auth_shared->lock);
 }
 
+/* Forget the binding an authenticate not yet committed would apply. */
+static void
+drop_pending(void)
+{
+	if (pending.accounts != NULL)
+		pfree(pending.accounts);
+	memset(&pending, 0, sizeof(pending));
+	pending_set = false;
+	pending_subid = InvalidSubTransactionId;
+}
+
+/*
+ * A savepoint rolled back (or a PL/pgSQL exception block) takes the
+ * authentication made inside it along; a released one hands it to its parent.
+ */
+static void
+auth_subxact_callback(SubXactEvent event, SubTransactionId mySubid, SubTransactionId parentSubid, void *arg)
+{
+	if (!pending_set || mySubid != pending_subid)
+		return;
+	if (event == SUBXACT_EVENT_ABORT_SUB)
+		drop_pending();
+	else if (event == SUBXACT_EVENT_COMMIT_SUB)
+		pending_subid = parentSubid;
+}
+
 /* Apply or drop the pending binding with its transaction. */
 static void
 auth_xact_callback(XactEvent event, void *arg)
@@ -235,17 +280,13 @@ auth_xact_callback(XactEvent event, void *arg)
 		if (bound.accounts != NULL)
 			pfree(bound.accounts);
 		bound = pending;
-		validated_lxid = InvalidLocalTransactionId;
 		memset(&pending, 0, sizeof(pending));
 		pending_set = false;
+		pending_subid = InvalidSubTransactionId;
 	}
-	else if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PREPARE)
-	{
-		if (pending.accounts != NULL)
-			pfree(pending.accounts);
-		memset(&pending, 0, sizeof(pending));
-		pending_set = false;
-	}
+	else if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PREPARE ||
+			 event == XACT_EVENT_PARALLEL_ABORT)
+		drop_pending();
 }
 
 PG_FUNCTION_INFO_V1(sigmax_new_api_token);
@@ -344,7 +385,8 @@ auth_row(FunctionCallInfo fcinfo, bool ok, int64 key_id, const char *role, Datum
  * of its own.
  */
 static Datum
-auth_failure(FunctionCallInfo fcinfo, const char *address, int64 key_id, const char *reason)
+auth_failure(FunctionCallInfo fcinfo, MemoryContext call_ctx, const char *address, int64 key_id,
+			 const char *reason)
 {
 	bool		locks = count_failure(address);
 
@@ -355,6 +397,8 @@ auth_failure(FunctionCallInfo fcinfo, const char *address, int64 key_id, const c
 				(errmsg("sigmax: %s is locked out for %d s after %d failed authentications",
 						address, sigmax_auth_lockout_s, sigmax_auth_max_failures)));
 	ledger_auth_event("auth.failed", address, key_id, reason);
+	/* the row must outlive SPI_finish */
+	MemoryContextSwitchTo(call_ctx);
 	return auth_row(fcinfo, false, 0, NULL, (Datum) 0, reason);
 }
 
@@ -371,6 +415,7 @@ Datum
 sigmax_authenticate(PG_FUNCTION_ARGS)
 {
 	char		address[ADDR_LEN];
+	char		counter[ADDR_LEN + NAMEDATALEN + 1];
 	text	   *token_text;
 	char	   *token;
 	uint8		hash[SIGMAX_HASH_LEN];
@@ -389,17 +434,20 @@ sigmax_authenticate(PG_FUNCTION_ARGS)
 	sigmax_require_preload("sigmax.authenticate");
 	sigmax_check_sql_version();
 	client_address(address, sizeof(address));
+	/* counted per address and login role: one role's failures do not lock out the others behind one address */
+	snprintf(counter, sizeof(counter), "%s/%s", address, GetUserNameFromId(GetSessionUserId(), false));
 
-	until = locked_until(address);
+	until = locked_until(counter);
 	if (until != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
-				 errmsg("authentication from %s is locked out until %s", address, timestamptz_to_str(until)),
+				 errmsg("authentication from %s is locked out until %s", counter, timestamptz_to_str(until)),
 				 errdetail("Too many failed authentications came from this address."),
 				 errhint("Wait, or ask an administrator to check the alerts.")));
 	if (PG_ARGISNULL(0))
 	{
-		count_failure(address);
+		count_failure(counter);
+		ereport(LOG, (errmsg("sigmax: authentication failed from %s: a NULL token", counter)));
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("token must not be null")));
@@ -408,7 +456,8 @@ sigmax_authenticate(PG_FUNCTION_ARGS)
 	token = VARDATA_ANY(token_text);
 	if (!token_well_formed(token, VARSIZE_ANY_EXHDR(token_text)))
 	{
-		count_failure(address);
+		count_failure(counter);
+		ereport(LOG, (errmsg("sigmax: authentication failed from %s: a malformed token", counter)));
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("malformed API token"),
@@ -433,7 +482,7 @@ sigmax_authenticate(PG_FUNCTION_ARGS)
 		elog(ERROR, "sigmax: reading the API keys failed");
 	if (SPI_processed == 0)
 	{
-		result = auth_failure(fcinfo, address, 0, "unknown token");
+		result = auth_failure(fcinfo, call_ctx, counter, 0, "unknown token");
 		SPI_finish();
 		return result;
 	}
@@ -443,13 +492,13 @@ sigmax_authenticate(PG_FUNCTION_ARGS)
 	stored = DatumGetByteaPP(SPI_getbinval(tup, desc, 4, &isnull));
 	if (VARSIZE_ANY_EXHDR(stored) != SIGMAX_HASH_LEN ||
 		CRYPTO_memcmp(VARDATA_ANY(stored), hash, SIGMAX_HASH_LEN) != 0)
-		result = auth_failure(fcinfo, address, 0, "unknown token");
+		result = auth_failure(fcinfo, call_ctx, counter, 0, "unknown token");
 	else if (DatumGetBool(SPI_getbinval(tup, desc, 5, &isnull)))
-		result = auth_failure(fcinfo, address, key_id, "the key is revoked");
+		result = auth_failure(fcinfo, call_ctx, counter, key_id, "the key is revoked");
 	else if (DatumGetBool(SPI_getbinval(tup, desc, 6, &isnull)))
-		result = auth_failure(fcinfo, address, key_id, "the key has expired");
+		result = auth_failure(fcinfo, call_ctx, counter, key_id, "the key has expired");
 	else if (!DatumGetBool(SPI_getbinval(tup, desc, 7, &isnull)))
-		result = auth_failure(fcinfo, address, key_id, "the address is outside the key's allowed_cidrs");
+		result = auth_failure(fcinfo, call_ctx, counter, key_id, "the address is outside the key's allowed_cidrs");
 	else
 	{
 		char	   *role = SPI_getvalue(tup, desc, 2);
@@ -459,11 +508,10 @@ sigmax_authenticate(PG_FUNCTION_ARGS)
 		int			i;
 		MemoryContext old;
 
-		ledger_auth_event("auth.succeeded", address, key_id, NULL);
-		if (pending.accounts != NULL)
-			pfree(pending.accounts);
-		memset(&pending, 0, sizeof(pending));
+		ledger_auth_event("auth.succeeded", counter, key_id, NULL);
+		drop_pending();			/* nothing pending until the new binding is whole */
 		pending.key_id = key_id;
+		pending.session_user = GetSessionUserId();
 		strlcpy(pending.role, role, NAMEDATALEN);
 		deconstruct_array(accounts, INT8OID, 8, true, TYPALIGN_DOUBLE, &elems, NULL, &n);
 		old = MemoryContextSwitchTo(TopMemoryContext);
@@ -473,9 +521,11 @@ sigmax_authenticate(PG_FUNCTION_ARGS)
 			pending.accounts[i] = DatumGetInt64(elems[i]);
 		pending.naccounts = n;
 		pending_set = true;
+		pending_subid = GetCurrentSubTransactionId();
 		if (!callback_registered)
 		{
 			RegisterXactCallback(auth_xact_callback, NULL);
+			RegisterSubXactCallback(auth_subxact_callback, NULL);
 			callback_registered = true;
 		}
 		MemoryContextSwitchTo(call_ctx);
@@ -486,46 +536,39 @@ sigmax_authenticate(PG_FUNCTION_ARGS)
 }
 
 /*
- * Once per transaction: is the bound key still valid? A revoked or expired
- * key unbinds the session at once.
+ * At every call: is the bound key still valid (at the statement's time, so
+ * that a long transaction cannot outlive a revocation)? A dead key leaves the
+ * session refused, not unbound, until it authenticates again.
  */
 static void
 validate_binding(void)
 {
 	Oid			types[1] = {INT8OID};
 	Datum		args[1];
-	bool		valid;
+	bool		valid = false;
+	bool		isnull;
 
-	if (MyProc != NULL && MyProc->lxid == validated_lxid)
-		return;
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "sigmax: SPI_connect failed");
-	sigmax_keep_plan(&validate_plan,
-					 "SELECT count(*) = 1 FROM sigmax.api_keys k WHERE k.key_id = $1 "
-					 "AND k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > now())", 1, types);
-	args[0] = Int64GetDatum(bound.key_id);
-	if (SPI_execute_plan(validate_plan, args, NULL, true, 1) != SPI_OK_SELECT)
-		elog(ERROR, "sigmax: reading the API keys failed");
+	if (!bound.dead)
 	{
-		bool		isnull;
-
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "sigmax: SPI_connect failed");
+		sigmax_keep_plan(&validate_plan,
+						 "SELECT count(*) = 1 FROM sigmax.api_keys k WHERE k.key_id = $1 AND k.revoked_at IS NULL "
+						 "AND (k.expires_at IS NULL OR k.expires_at > pg_catalog.clock_timestamp())", 1, types);
+		args[0] = Int64GetDatum(bound.key_id);
+		if (SPI_execute_plan(validate_plan, args, NULL, true, 1) != SPI_OK_SELECT)
+			elog(ERROR, "sigmax: reading the API keys failed");
 		valid = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+		SPI_finish();
 	}
-	SPI_finish();
 	if (!valid)
 	{
-		int64		key_id = bound.key_id;
-
-		if (bound.accounts != NULL)
-			pfree(bound.accounts);
-		memset(&bound, 0, sizeof(bound));
+		bound.dead = true;
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("the session's API key " INT64_FORMAT " was revoked or has expired", key_id),
+				 errmsg("the session's API key " INT64_FORMAT " was revoked or has expired", bound.key_id),
 				 errhint("Authenticate again with a valid key.")));
 	}
-	if (MyProc != NULL)
-		validated_lxid = MyProc->lxid;
 }
 
 /*
@@ -539,6 +582,11 @@ sigmax_authorize_account(int64 account_id)
 {
 	int			i;
 
+	if (bound.key_id != 0 && bound.session_user != GetSessionUserId())
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("the session's API key was bound by another user"),
+				 errhint("Call sigmax.unbind() when a pooled connection changes hands, then authenticate.")));
 	if (bound.key_id == 0)
 	{
 		if (sigmax_require_api_key && !superuser_arg(GetSessionUserId()))
@@ -572,6 +620,21 @@ sigmax_authorize_account_sql(PG_FUNCTION_ARGS)
 	if (!PG_ARGISNULL(0))
 		sigmax_authorize_account(PG_GETARG_INT64(0));
 	PG_RETURN_VOID();
+}
+
+PG_FUNCTION_INFO_V1(sigmax_unbind);
+
+/* SQL: forget the session's key (a connection pool's reset query); true when there was one. */
+Datum
+sigmax_unbind(PG_FUNCTION_ARGS)
+{
+	bool		was = bound.key_id != 0;
+
+	if (bound.accounts != NULL)
+		pfree(bound.accounts);
+	memset(&bound, 0, sizeof(bound));
+	drop_pending();
+	PG_RETURN_BOOL(was);
 }
 
 PG_FUNCTION_INFO_V1(sigmax_session_key);

@@ -27,6 +27,8 @@
 #include "funcapi.h"
 #include "utils/builtins.h"
 #include "utils/hsearch.h"
+#include "utils/resowner.h"
+#include "utils/guc.h"
 
 #include "poller.h"
 #include "risk.h"
@@ -355,23 +357,50 @@ void
 sigmax_global_state_lock_exclusive(void)
 {
 	LOCKTAG		tag;
-	TimestampTz deadline;
+	MemoryContext caller = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	volatile bool acquired = false;
+	char		timeout[32];
 
 	sigmax_require_preload("trading state");
 	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, 0, 0, SIGMAX_LOCKTAG_STATE);
-	deadline = GetCurrentTimestamp() + (TimestampTz) sigmax_state_change_grace_ms * 1000;
-	while (LockAcquire(&tag, ExclusiveLock, false, true) == LOCKACQUIRE_NOT_AVAIL)
+	if (LockAcquire(&tag, ExclusiveLock, false, true) != LOCKACQUIRE_NOT_AVAIL)
+		return;
+
+	/*
+	 * Wait as a lock waiter (seen in pg_locks, under the deadlock detector)
+	 * for at most the grace period, in a subtransaction whose lock_timeout
+	 * error is caught; the lock, once granted, passes to the transaction.
+	 */
+	snprintf(timeout, sizeof(timeout), "%d", Max(sigmax_state_change_grace_ms, 1));
+	BeginInternalSubTransaction(NULL);
+	PG_TRY();
 	{
-		if (GetCurrentTimestamp() >= deadline)
-		{
-			terminate_state_lock_holders(&tag);
-			(void) LockAcquire(&tag, ExclusiveLock, false, false);
-			return;
-		}
-		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 10, PG_WAIT_EXTENSION);
-		ResetLatch(MyLatch);
-		CHECK_FOR_INTERRUPTS();
+		(void) set_config_option("lock_timeout", timeout, PGC_USERSET, PGC_S_SESSION,
+								 GUC_ACTION_LOCAL, true, 0, false);
+		(void) LockAcquire(&tag, ExclusiveLock, false, false);
+		ReleaseCurrentSubTransaction();
+		acquired = true;
 	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(caller);
+		edata = CopyErrorData();
+		if (edata->sqlerrcode != ERRCODE_LOCK_NOT_AVAILABLE)
+			PG_RE_THROW();
+		FlushErrorState();
+		FreeErrorData(edata);
+		RollbackAndReleaseCurrentSubTransaction();
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(caller);
+	CurrentResourceOwner = owner;
+	if (acquired)
+		return;
+	terminate_state_lock_holders(&tag);
+	(void) LockAcquire(&tag, ExclusiveLock, false, false);
 }
 
 static void

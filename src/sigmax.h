@@ -40,7 +40,7 @@ extern void sigmax_define_gucs(void);
 #define SIGMAX_LOCKOUT_EVENTS 64
 typedef struct SigmaxLockout
 {
-	char		address[64];
+	char		address[128];
 	TimestampTz at;
 	TimestampTz until;
 	int			failures;

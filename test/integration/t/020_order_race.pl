@@ -11,7 +11,7 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use SigmaxTest;
 
-my $node = sigmax_node('race', conf => "max_connections = 60\n");
+my $node = sigmax_node('race', conf => "max_connections = 60\nsigmax.state_change_grace = 60000\n");
 $node->safe_psql('sigmax', q{
 	SELECT sigmax.create_account('race', 100000);
 	SELECT sigmax.add_instrument('BTC/USDT', 'binance', tick_size => 0.01, lot_size => 0.001);

@@ -14,7 +14,7 @@ use Time::HiRes qw(usleep);
 use SigmaxTest;
 
 my $node = sigmax_node('api_keys',
-	conf => "sigmax.auth_max_failures = 5\nsigmax.auth_lockout = 3\nsigmax.auth_failure_window = 60\n");
+	conf => "sigmax.auth_max_failures = 5\nsigmax.auth_lockout = 3\nsigmax.auth_failure_window = 6\n");
 $node->safe_psql('sigmax', q{
 	CREATE ROLE app LOGIN;
 	GRANT sigmax_trader TO app;
@@ -55,6 +55,9 @@ is($node->safe_psql('sigmax', qq{SELECT status FROM sigmax.orders WHERE order_id
 	'which stays working');
 ($ret, $out, $err) = as_app(q{SELECT status FROM sigmax.submit_order(2, 'BTC/USDT', 'buy', 0.01);});
 is($ret, 0, 'without a key (sigmax.require_api_key off) the database role decides, as before');
+($ret, $out, $err) = as_app(qq{BEGIN; SAVEPOINT s; SELECT authenticated FROM sigmax.authenticate('$token');
+	ROLLBACK TO SAVEPOINT s; COMMIT; SELECT count(*) FROM sigmax.session_key();});
+is($out, "t\n0", 'an authentication rolled back to a savepoint binds nothing');
 
 my $auditor = $node->safe_psql('sigmax', q{SELECT sigmax.create_api_key('audit', 'sigmax_auditor', '{}')});
 ($ret, $out, $err) = as_app(qq{SELECT authenticated FROM sigmax.authenticate('$auditor');
@@ -79,6 +82,11 @@ $node->safe_psql('sigmax', qq{SELECT sigmax.revoke_api_key($new_id)});
 my $res = $bg->query(q{SELECT status FROM sigmax.submit_order(1, 'BTC/USDT', 'buy', 0.01)});
 like($bg->{stderr}, qr/the session's API key $new_id was revoked or has expired/,
 	'a bound session is refused from its next transaction after revocation');
+$bg->{stderr} = '';
+$bg->query(q{SELECT status FROM sigmax.submit_order(2, 'BTC/USDT', 'buy', 0.01)});
+like($bg->{stderr}, qr/was revoked or has expired/, 'and stays refused (not unbound) until it authenticates again');
+$bg->{stderr} = '';
+is($bg->query_safe(q{SELECT sigmax.unbind()}), 't', 'unbind forgets the key (a pool\'s reset query)');
 $bg->quit;
 
 my $short = $node->safe_psql('sigmax', q{SELECT sigmax.create_api_key('short', 'sigmax_trader', '{1}', NULL, now() + interval '1 second')});
@@ -94,28 +102,30 @@ is($out, "f|the address is outside the key's allowed_cidrs", 'a key bound to CID
 is($node->safe_psql('sigmax', q{SELECT string_agg(DISTINCT action, ',' ORDER BY action) FROM sigmax.audit_log
 	WHERE action LIKE 'api_key.%' OR action LIKE 'auth.%'}),
 	'api_key.created,api_key.revoked,api_key.rotated,auth.failed,auth.succeeded', 'authentication events are ledgered');
-like(slurp_file($node->logfile), qr/LOG:  sigmax: authentication failed from local: the key has expired/,
+like(slurp_file($node->logfile), qr/LOG:  sigmax: authentication failed from local\/app: the key has expired/,
 	'and logged');
 is($node->safe_psql('sigmax', qq{SELECT count(*) FROM sigmax.audit_log WHERE payload::text LIKE '%' || substr('$token', 13) || '%'
 	OR payload::text LIKE '%' || substr('$rotated', 13) || '%'}), '0', 'no token in the ledger');
 
 # lockout: 5 failures in the window (a rolled-back one counts), then refused, with an alert
-$node->safe_psql('sigmax', q{SELECT pg_sleep(3)});    # the earlier failures' lockout, if any, is over
+sleep 7;    # past the failure window (6 s) and any lockout (3 s) of the failures above
 my $wrong = 'sgx_' . ('A' x 43);
 ($ret, $out, $err) = as_app(q{SELECT sigmax.authenticate('not a token')});
 like($err, qr/ERROR:  22023: malformed API token/, 'a malformed token is an error');
 unlike($err, qr/not a token/, 'which does not echo the token');
 ($ret, $out, $err) = as_app(qq{BEGIN; SELECT authenticated FROM sigmax.authenticate('$wrong'); ROLLBACK;});
-($ret, $out, $err) = as_app(qq{SELECT authenticated FROM sigmax.authenticate('$wrong')});
-like($err . $out, qr/f|locked out/, 'a wrong token fails');
+($ret, $out, $err) = as_app(qq{SELECT authenticated, reason FROM sigmax.authenticate('$wrong')});
+is($out, 'f|unknown token', 'a wrong token fails');
 ($ret, $out, $err) = as_app(qq{SELECT authenticated FROM sigmax.authenticate('$wrong'); SELECT authenticated FROM sigmax.authenticate('$wrong');});
 ($ret, $out, $err) = as_app(qq{SELECT authenticated FROM sigmax.authenticate('$wrong')});
-like($err, qr/ERROR:  28000: authentication from local is locked out until/, 'the address is locked out');
+like($err, qr/ERROR:  28000: authentication from local\/app is locked out until/, 'the address is locked out for this login role');
+is($node->safe_psql('sigmax', qq{SELECT authenticated::text || ' ' || coalesce(reason, '') FROM sigmax.authenticate('$wrong')}),
+	'false unknown token', 'but not for another role behind the same address');
 ok($node->poll_query_until('sigmax', q{SELECT count(*) = 1 FROM sigmax.alerts WHERE kind = 'auth_lockout'}),
 	'with an alert, raised by the worker even though the failing transaction rolled back');
 is($node->safe_psql('sigmax', q{SELECT count(*) FROM sigmax.audit_log WHERE action = 'auth.locked_out'
-	AND payload->>'address' = 'local'}), '1', 'and ledgered');
-like(slurp_file($node->logfile), qr/LOG:  sigmax: authentication failed from local: unknown token/,
+	AND payload->>'address' = 'local/app'}), '1', 'and ledgered');
+like(slurp_file($node->logfile), qr/LOG:  sigmax: authentication failed from local\/app: unknown token/,
 	'failures are logged (also a rolled-back one)');
 sleep 3;
 ($ret, $out, $err) = as_app(qq{SELECT authenticated, reason FROM sigmax.authenticate('$wrong')});
