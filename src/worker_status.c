@@ -249,20 +249,13 @@ static bool config_changed_in_xact = false;
 static void
 config_xact_callback(XactEvent event, void *arg)
 {
-	int			procno = -1;
-
 	if (!config_changed_in_xact)
 		return;
 	/* at PREPARE too: COMMIT PREPARED runs no callback, and a spare reload is harmless */
 	if ((event == XACT_EVENT_COMMIT || event == XACT_EVENT_PREPARE) && worker_shared != NULL)
 	{
 		pg_atomic_fetch_add_u64(&worker_shared->config_generation, 1);
-		LWLockAcquire(worker_shared->lock, LW_SHARED);
-		if (worker_shared->pid != 0)
-			procno = worker_shared->procno;
-		LWLockRelease(worker_shared->lock);
-		if (procno >= 0)
-			SetLatch(&ProcGlobal->allProcs[procno].procLatch);
+		sigmax_worker_wake();
 	}
 	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
 		event == XACT_EVENT_PARALLEL_COMMIT || event == XACT_EVENT_PARALLEL_ABORT ||
