@@ -29,8 +29,9 @@ as_pg valgrind --tool=memcheck --error-exitcode=42 --leak-check=no --track-origi
 	-c shared_preload_libraries=sigmax -c sigmax.checkpoint_key_file="$work/key.pem" \
 	-c max_stack_depth=7MB postgres <"$work/workload.sql" >"$work/output.txt" 2>&1 || rc=$?
 errors=$(awk '/ERROR SUMMARY:/ { print $4 }' "$work/valgrind.log" | tail -n 1)
-# The workload ends with exactly four statements that must fail (refused payloads, malformed orders).
-expected_errors=4
+# The workload ends with exactly five statements that must fail (refused payloads, malformed
+# orders, a malformed API token).
+expected_errors=5
 got_errors=$(grep -c 'ERROR:' "$work/output.txt" || true)
 if [ "$rc" -ne 0 ] || [ "${errors:-1}" != 0 ]; then
 	cat "$work/valgrind.log" >&2

@@ -105,6 +105,43 @@ SELECT length(sigmax.metrics()) > 0;
 
 SELECT * FROM sigmax.check_latency();
 
+CREATE TEMP TABLE valgrind_token AS SELECT sigmax.create_api_key('valgrind', 'sigmax_trader', '{1}') AS t;
+
+SELECT a.authenticated, a.role FROM valgrind_token k, LATERAL sigmax.authenticate(k.t) a;
+
+SELECT * FROM sigmax.session_key();
+
+SELECT status FROM sigmax.submit_order(1, 'BTC/USDT', 'buy', 0.001);
+
+SELECT authenticated, reason FROM sigmax.authenticate('sgx_' || repeat('A', 43));
+
+SELECT sigmax.rotate_api_key(1) IS NOT NULL;
+
+SELECT sigmax.unbind();
+
+SELECT p.* FROM (VALUES
+  ('binance', '{"lastPrice": "1.5", "bidPrice": "1.4", "askPrice": "1.6", "closeTime": 1710328245391}', 'X'),
+  ('coinbaseexchange', '{"price": "1.5", "bid": "1.4", "ask": "1.6", "time": "2024-03-13T11:10:41.270099Z"}', 'X-Y'),
+  ('coinbase', '{"trades": [{"price": "1.5", "time": "2024-04-24T09:56:38Z"}], "best_bid": "1.4", "best_ask": "1.6"}', 'X-Y'),
+  ('kraken', '{"error": [], "result": {"XY": {"a": ["1.6"], "b": ["1.4"], "c": ["1.5"]}}}', 'XY'),
+  ('kraken', '{"error": ["EQuery:Unknown asset pair"]}', 'XY'),
+  ('bybit', '{"retCode": 0, "time": 1707905549267, "result": {"list": [{"symbol": "XY", "lastPrice": "1.5", "bid1Price": "1.4", "ask1Price": "1.6"}]}}', 'XY'),
+  ('okx', '{"code": "0", "data": [{"last": "1.5", "bidPx": "1.4", "askPx": "1.6", "ts": "1710328243709"}]}', 'X-Y'),
+  ('bitstamp', '{"last": "1.5", "bid": "1.4", "ask": "1.6", "timestamp": "1710328241"}', 'xy'),
+  ('gemini', '{"last": "1.5", "bid": "1.4", "ask": "1.6", "volume": {"timestamp": 1710328245000}}', 'xy'),
+  ('kucoin', '{"code": "200000", "data": {"last": "1.5", "buy": "1.4", "sell": "1.6", "time": 1709897710012}}', 'X-Y'),
+  ('binance', '{"lastPrice": "abc"}', 'X'),
+  ('binance', '42', 'X')) v(a, b, s), LATERAL sigmax.parse_ticker(v.a, v.b, v.s) p;
+
+SELECT sigmax._poll_url_ok('http://127.0.0.1:8080/x'), sigmax._ticker_url('bybit', 'https://api.bybit.com/', 'BTC/USDT', NULL, 'linear'),
+       sigmax._venue_symbol('kraken', 'BTC/USDT');
+
+SELECT count(*) >= 0 FROM sigmax.worker_status();
+
+SELECT state IS NOT NULL FROM sigmax.worker_state();
+
 SELECT * FROM sigmax.submit_order(1, 'BTC/USDT', 'buy', 'NaN');
 
 SELECT * FROM sigmax.submit_order(1, repeat('A', 1000000), 'buy', 1);
+
+SELECT * FROM sigmax.authenticate('not a token');
