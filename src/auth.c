@@ -10,7 +10,15 @@
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 
+#include "access/transam.h"
 #include "access/xact.h"
+#include "access/htup_details.h"
+#include "utils/syscache.h"
+#include "utils/lsyscache.h"
+#include "utils/inval.h"
+#include "utils/hsearch.h"
+#include "utils/acl.h"
+#include "catalog/pg_proc.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
@@ -660,4 +668,150 @@ sigmax_session_key(PG_FUNCTION_ARGS)
 	values[2] = PointerGetDatum(construct_array(elems, bound.naccounts, INT8OID, 8, true, TYPALIGN_DOUBLE));
 	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	return (Datum) 0;
+}
+
+/*
+ * The key's role at sigmax's API surface. A session bound to a key may call
+ * a public sigmax function only when the key's role may execute it, as well
+ * as its database role; under sigmax.require_api_key an unbound session may
+ * call only authenticate and the like. Checked through fmgr's hook at the
+ * outermost sigmax call: what sigmax calls inside is sigmax's business.
+ */
+static needs_fmgr_hook_type prev_needs_fmgr_hook = NULL;
+static fmgr_hook_type prev_fmgr_hook = NULL;
+static int	api_depth = 0;
+static HTAB *public_fns = NULL;
+
+typedef struct PublicFn
+{
+	Oid			fn_oid;
+	bool		is_public;		/* a sigmax function whose name has no leading "_" */
+	bool		before_auth;	/* callable before authenticating */
+} PublicFn;
+
+/* Forget what was learnt about functions (pg_proc or pg_namespace changed). */
+static void
+public_fns_invalidate(Datum arg, int cacheid, uint32 hashvalue)
+{
+	if (public_fns != NULL)
+	{
+		hash_destroy(public_fns);
+		public_fns = NULL;
+	}
+}
+
+/* What the hook needs to know of a function, looked up once. */
+static PublicFn *
+public_fn(Oid fn_oid)
+{
+	PublicFn   *entry;
+	bool		found;
+
+	if (public_fns == NULL)
+	{
+		HASHCTL		ctl;
+
+		memset(&ctl, 0, sizeof(ctl));
+		ctl.keysize = sizeof(Oid);
+		ctl.entrysize = sizeof(PublicFn);
+		ctl.hcxt = CacheMemoryContext;
+		public_fns = hash_create("sigmax public functions", 256, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	}
+	entry = hash_search(public_fns, &fn_oid, HASH_ENTER, &found);
+	if (!found)
+	{
+		HeapTuple	tup = SearchSysCache1(PROCOID, ObjectIdGetDatum(fn_oid));
+
+		entry->is_public = false;
+		entry->before_auth = false;
+		if (HeapTupleIsValid(tup))
+		{
+			Form_pg_proc proc = (Form_pg_proc) GETSTRUCT(tup);
+			char	   *nsp = get_namespace_name(proc->pronamespace);
+			const char *name = NameStr(proc->proname);
+
+			entry->is_public = nsp != NULL && strcmp(nsp, "sigmax") == 0 && name[0] != '_';
+			entry->before_auth = strcmp(name, "authenticate") == 0 || strcmp(name, "unbind") == 0 ||
+				strcmp(name, "session_key") == 0 || strcmp(name, "version") == 0;
+			ReleaseSysCache(tup);
+		}
+	}
+	return entry;
+}
+
+static bool
+auth_needs_fmgr_hook(Oid fn_oid)
+{
+	if (prev_needs_fmgr_hook && prev_needs_fmgr_hook(fn_oid))
+		return true;
+	/*
+	 * Built-in functions are never sigmax's: no catalog lookup for them, nor
+	 * outside a transaction in a database (startup, the launcher).
+	 */
+	if (fn_oid < FirstNormalObjectId || !OidIsValid(MyDatabaseId) || !IsTransactionState() ||
+		!IsNormalProcessingMode())
+		return false;
+	return public_fn(fn_oid)->is_public;
+}
+
+/* The check at the outermost sigmax call. */
+static void
+check_api_call(Oid fn_oid)
+{
+	PublicFn   *fn = public_fn(fn_oid);
+
+	if (!fn->is_public || superuser_arg(GetSessionUserId()))
+		return;
+	if (bound.key_id != 0)
+	{
+		Oid			role = get_role_oid(bound.role, true);
+
+		if (!OidIsValid(role) || pg_proc_aclcheck(fn_oid, role, ACL_EXECUTE) != ACLCHECK_OK)
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("API key " INT64_FORMAT " may not call %s()", bound.key_id, get_func_name(fn_oid)),
+					 errdetail("The key's role %s may not execute it.", bound.role)));
+	}
+	else if (sigmax_require_api_key && !fn->before_auth)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("sigmax requires an API key"),
+				 errdetail("sigmax.require_api_key is on and this session has not authenticated."),
+				 errhint("Call sigmax.authenticate(token) first.")));
+}
+
+static void
+auth_fmgr_hook(FmgrHookEventType event, FmgrInfo *flinfo, Datum *private)
+{
+	if (event == FHET_START)
+	{
+		if (api_depth == 0)
+			check_api_call(flinfo->fn_oid);
+		api_depth++;
+	}
+	else if (api_depth > 0)
+		api_depth--;			/* FHET_END or FHET_ABORT */
+	if (prev_fmgr_hook)
+		prev_fmgr_hook(event, flinfo, private);
+}
+
+/* An error out of a sigmax call (no FHET_ABORT for every path) leaves the depth at zero. */
+static void
+auth_depth_xact_callback(XactEvent event, void *arg)
+{
+	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_COMMIT)
+		api_depth = 0;
+}
+
+/* Called from _PG_init: install the hook for every backend that loads the library. */
+void
+sigmax_auth_install_hooks(void)
+{
+	prev_needs_fmgr_hook = needs_fmgr_hook;
+	needs_fmgr_hook = auth_needs_fmgr_hook;
+	prev_fmgr_hook = fmgr_hook;
+	fmgr_hook = auth_fmgr_hook;
+	CacheRegisterSyscacheCallback(PROCOID, public_fns_invalidate, (Datum) 0);
+	CacheRegisterSyscacheCallback(NAMESPACEOID, public_fns_invalidate, (Datum) 0);
+	RegisterXactCallback(auth_depth_xact_callback, NULL);
 }

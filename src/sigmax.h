@@ -51,6 +51,7 @@ extern void sigmax_auth_lockouts_reported(uint64 upto);
 extern Size sigmax_auth_shmem_size(void);
 extern void sigmax_auth_shmem_init(void);
 extern void sigmax_authorize_account(int64 account_id);
+extern void sigmax_auth_install_hooks(void);
 
 /* sigmax.c */
 extern bool sigmax_preloaded;

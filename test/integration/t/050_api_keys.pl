@@ -62,8 +62,8 @@ is($out, "t\n0", 'an authentication rolled back to a savepoint binds nothing');
 my $auditor = $node->safe_psql('sigmax', q{SELECT sigmax.create_api_key('audit', 'sigmax_auditor', '{}')});
 ($ret, $out, $err) = as_app(qq{SELECT authenticated FROM sigmax.authenticate('$auditor');
 	SELECT status FROM sigmax.submit_order(1, 'BTC/USDT', 'buy', 0.01);});
-like($err, qr/42501: API key \d+ may not act on account 1\nDETAIL:  The key's role is sigmax_auditor/,
-	'an auditor\'s key places no order');
+like($err, qr/42501: API key \d+ may not call submit_order\(\)\nDETAIL:  The key's role sigmax_auditor may not execute it/,
+	'an auditor\'s key places no order (its role may not execute submit_order)');
 
 # rotation, revocation, expiry
 my $key_id = $node->safe_psql('sigmax', q{SELECT key_id FROM sigmax.api_keys WHERE name = 'desk one'});
@@ -139,6 +139,32 @@ $node->poll_query_until('sigmax', 'SHOW sigmax.require_api_key', 'on');
 like($err, qr/ERROR:  42501: sigmax requires an API key/, 'sigmax.require_api_key refuses an unauthenticated session') or diag("ret $ret out $out err $err");
 is($node->safe_psql('sigmax', q{SELECT status FROM sigmax.submit_order(1, 'BTC/USDT', 'buy', 0.01)}), 'filled',
 	'superusers are not bound by it');
+($ret, $out, $err) = as_app(q{SELECT sigmax.trading_state(1)});
+like($err, qr/ERROR:  42501: sigmax requires an API key/, 'and any other sigmax function');
+($ret, $out, $err) = as_app(q{SELECT sigmax.version() IS NOT NULL, count(*) FROM sigmax.session_key()});
+is($out, 't|0', 'but version() and session_key() answer');
+
+# The key's role at the API surface: a login role holding every sigmax role is held to
+# what its key's role may execute.
+$node->safe_psql('sigmax', q{CREATE ROLE ops LOGIN; GRANT sigmax_admin, sigmax_trader TO ops;});
+my $trader_key = $node->safe_psql('sigmax', q{SELECT sigmax.create_api_key('ops desk', 'sigmax_trader', '{1}')});
+my $admin_key = $node->safe_psql('sigmax', q{SELECT sigmax.create_api_key('ops admin', 'sigmax_admin', '{}')});
+sub as_ops
+{
+	my ($sql) = @_;
+	return $node->psql('sigmax', $sql, extra_params => [ '-U', 'ops', '-v', 'VERBOSITY=verbose' ]);
+}
+($ret, $out, $err) = as_ops(qq{SELECT authenticated FROM sigmax.authenticate('$trader_key');
+	SELECT status FROM sigmax.submit_order(1, 'BTC/USDT', 'buy', 0.01);
+	SELECT sigmax.pause(1, 'not mine to do');});
+like($err, qr/ERROR:  42501: API key \d+ may not call pause\(\)\nDETAIL:  The key's role sigmax_trader may not execute it/,
+	'a trader key cannot call an admin function, though its login role could');
+is($node->safe_psql('sigmax', 'SELECT sigmax.trading_state(1)'), 'active', 'nothing was paused');
+($ret, $out, $err) = as_ops(qq{SELECT authenticated FROM sigmax.authenticate('$admin_key');
+	SELECT sigmax.pause(1, 'desk review'); SELECT count(*) > 0 FROM sigmax.status; SELECT sigmax.resume(1);});
+is($ret, 0, 'an admin key can, and reads sigmax.status') or diag($err);
+is($node->safe_psql('sigmax', 'SELECT sigmax.trading_state(1)'), 'active', 'paused and resumed');
+
 is($node->safe_psql('sigmax', 'SELECT count(*) FROM sigmax.audit_verify()'), '0', 'the ledger verifies');
 
 done_testing();
