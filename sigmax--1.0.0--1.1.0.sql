@@ -420,5 +420,66 @@ GRANT EXECUTE ON FUNCTION sigmax.authenticate(text), sigmax.session_key(), sigma
 GRANT SELECT (key_id, name, role, account_ids, allowed_cidrs, token_prefix, created_at, created_by, expires_at,
 	revoked_at, revoked_by, replaced_by) ON sigmax.api_keys TO sigmax_admin;
 
+/* ---------------------------------------------------------------------------
+ * Row security: a session bound to a trader's key reads its accounts' rows only.
+ * ------------------------------------------------------------------------- */
+
+CREATE FUNCTION sigmax.may_read_account(account_id bigint)
+RETURNS boolean
+LANGUAGE c STABLE
+AS 'MODULE_PATHNAME', 'sigmax_may_read_account';
+
+COMMENT ON FUNCTION sigmax.may_read_account(bigint) IS
+'Whether this session may read an account''s rows: a trader''s key its accounts, an admin''s or auditor''s key all, a dead key none; unbound sessions all unless sigmax.require_api_key.';
+
+ALTER TABLE sigmax.orders ENABLE ROW LEVEL SECURITY;
+ALTER TABLE sigmax.fills ENABLE ROW LEVEL SECURITY;
+ALTER TABLE sigmax.positions ENABLE ROW LEVEL SECURITY;
+ALTER TABLE sigmax.stops ENABLE ROW LEVEL SECURITY;
+ALTER TABLE sigmax.alerts ENABLE ROW LEVEL SECURITY;
+CREATE POLICY account_rows ON sigmax.orders FOR SELECT USING (sigmax.may_read_account(account_id));
+CREATE POLICY account_rows ON sigmax.fills FOR SELECT USING (sigmax.may_read_account(account_id));
+CREATE POLICY account_rows ON sigmax.positions FOR SELECT USING (sigmax.may_read_account(account_id));
+CREATE POLICY account_rows ON sigmax.stops FOR SELECT USING (sigmax.may_read_account(account_id));
+CREATE POLICY account_rows ON sigmax.alerts FOR SELECT USING (sigmax.may_read_account(account_id));
+
+/* The account views run as their owner, past row security: they filter themselves. */
+CREATE OR REPLACE VIEW sigmax.account_summary AS
+SELECT a.account_id, a.name, a.trading_mode, a.state, a.cash,
+       a.cash + coalesce(p.value, 0) AS equity, a.sod_equity,
+       a.cash + coalesce(p.value, 0) - a.sod_equity AS daily_pnl,
+       coalesce(p.gross, 0) AS gross_exposure,
+       (SELECT count(*) FROM sigmax.orders o WHERE o.account_id = a.account_id
+          AND o.status IN ('accepted', 'pending_approval')) AS open_orders
+  FROM sigmax.accounts a
+  LEFT JOIN LATERAL (
+	SELECT sum(x.qty * coalesce(m.last, x.avg_price)) AS value,
+	       sum(abs(x.qty) * coalesce(m.last, x.avg_price)) AS gross
+	  FROM sigmax.positions x LEFT JOIN sigmax.instruments i ON i.symbol = x.symbol
+	  LEFT JOIN sigmax.market_prices m ON m.exchange = i.exchange AND m.symbol = x.symbol
+	 WHERE x.account_id = a.account_id AND x.qty <> 0) p ON true
+ WHERE sigmax.may_read_account(a.account_id);
+
+CREATE OR REPLACE VIEW sigmax.account_pnl AS
+SELECT a.account_id, a.name, a.state, a.auto_pause_kind, a.auto_paused_at,
+       a.cash + coalesce(p.value, 0) AS equity,
+       coalesce(p.realized, 0) AS realized_pnl,
+       coalesce(p.unrealized, 0) AS unrealized_pnl,
+       a.sod_date, a.sod_equity,
+       a.cash + coalesce(p.value, 0) - a.sod_equity AS daily_pnl,
+       a.peak_equity,
+       CASE WHEN a.peak_equity > 0
+            THEN (a.peak_equity - (a.cash + coalesce(p.value, 0))) / a.peak_equity ELSE 0 END AS drawdown
+  FROM sigmax.accounts a
+  LEFT JOIN LATERAL (
+	SELECT sum(x.qty * coalesce(x.mark_price, x.avg_price)) AS value,
+	       sum(x.realized_pnl) AS realized,
+	       sum(coalesce(x.unrealized_pnl, 0)) FILTER (WHERE x.qty <> 0) AS unrealized
+	  FROM sigmax.positions x WHERE x.account_id = a.account_id) p ON true
+ WHERE sigmax.may_read_account(a.account_id);
+
+REVOKE ALL ON FUNCTION sigmax.may_read_account(bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION sigmax.may_read_account(bigint) TO sigmax_admin, sigmax_trader, sigmax_auditor;
+
 -- the worker reads its venues again at commit, and finds the objects at the library's version
 SELECT sigmax._poller_reload();

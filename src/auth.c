@@ -815,3 +815,35 @@ sigmax_auth_install_hooks(void)
 	CacheRegisterSyscacheCallback(NAMESPACEOID, public_fns_invalidate, (Datum) 0);
 	RegisterXactCallback(auth_depth_xact_callback, NULL);
 }
+
+PG_FUNCTION_INFO_V1(sigmax_may_read_account);
+
+/*
+ * SQL: may this session read the account's rows? sigmax's own code (running
+ * as the extension's owner) reads everything. A session bound to a key reads
+ * the key's accounts (a trader), every account (an admin or an auditor), or
+ * nothing once the key is dead. An unbound session reads everything, unless
+ * sigmax.require_api_key is on. Row security and the account views use it.
+ */
+Datum
+sigmax_may_read_account(PG_FUNCTION_ARGS)
+{
+	int64		account_id;
+	int			i;
+
+	if (superuser_arg(GetUserId()) || superuser_arg(GetSessionUserId()))
+		PG_RETURN_BOOL(true);
+	if (bound.key_id == 0)
+		PG_RETURN_BOOL(!sigmax_require_api_key);
+	if (bound.dead || bound.session_user != GetSessionUserId())
+		PG_RETURN_BOOL(false);
+	if (strcmp(bound.role, "sigmax_trader") != 0)
+		PG_RETURN_BOOL(true);
+	if (PG_ARGISNULL(0))
+		PG_RETURN_BOOL(false);
+	account_id = PG_GETARG_INT64(0);
+	for (i = 0; i < bound.naccounts; i++)
+		if (bound.accounts[i] == account_id)
+			PG_RETURN_BOOL(true);
+	PG_RETURN_BOOL(false);
+}

@@ -55,6 +55,16 @@ is($node->safe_psql('sigmax', qq{SELECT status FROM sigmax.orders WHERE order_id
 	'which stays working');
 ($ret, $out, $err) = as_app(q{SELECT status FROM sigmax.submit_order(2, 'BTC/USDT', 'buy', 0.01);});
 is($ret, 0, 'without a key (sigmax.require_api_key off) the database role decides, as before');
+
+# Row security: a bound trader reads its accounts' rows only; unbound, everything (for now).
+my $rows = q{SELECT (SELECT string_agg(DISTINCT account_id::text, ',') FROM sigmax.orders) || ' ' ||
+	(SELECT string_agg(DISTINCT account_id::text, ',') FROM sigmax.positions) || ' ' ||
+	(SELECT string_agg(account_id::text, ',' ORDER BY account_id) FROM sigmax.account_summary) || ' ' ||
+	(SELECT string_agg(account_id::text, ',' ORDER BY account_id) FROM sigmax.account_pnl)};
+($ret, $out, $err) = as_app(qq{SELECT authenticated FROM sigmax.authenticate('$token'); $rows;});
+is($out, "t\n1 1 1 1", 'a bound trader reads its account only: orders, positions, account_summary, account_pnl');
+($ret, $out, $err) = as_app($rows);
+is($out, '1,2 1,2 1,2 1,2', 'an unbound session reads every account while sigmax.require_api_key is off');
 ($ret, $out, $err) = as_app(qq{BEGIN; SAVEPOINT s; SELECT authenticated FROM sigmax.authenticate('$token');
 	ROLLBACK TO SAVEPOINT s; COMMIT; SELECT count(*) FROM sigmax.session_key();});
 is($out, "t\n0", 'an authentication rolled back to a savepoint binds nothing');
@@ -141,6 +151,8 @@ is($node->safe_psql('sigmax', q{SELECT status FROM sigmax.submit_order(1, 'BTC/U
 	'superusers are not bound by it');
 ($ret, $out, $err) = as_app(q{SELECT sigmax.trading_state(1)});
 like($err, qr/ERROR:  42501: sigmax requires an API key/, 'and any other sigmax function');
+($ret, $out, $err) = as_app(q{SELECT count(*) FROM sigmax.orders});
+like($err, qr/ERROR:  42501: sigmax requires an API key/, 'and reads no account\'s rows (row security says why)');
 ($ret, $out, $err) = as_app(q{SELECT sigmax.version() IS NOT NULL, count(*) FROM sigmax.session_key()});
 is($out, 't|0', 'but version() and session_key() answer');
 
