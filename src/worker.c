@@ -77,6 +77,7 @@ typedef struct Venue
 static MemoryContext config_context = NULL;
 static MemoryContext response_context = NULL;
 static MemoryContext loop_context = NULL;	/* reset at every pass of the loop */
+static TimestampTz memory_measured_at = 0;
 static Venue *venues = NULL;
 static int	nvenues = 0;
 static PollTarget *targets = NULL;
@@ -323,12 +324,17 @@ take_error(char *buf, size_t len)
 	FreeErrorData(edata);
 }
 
-/* True when the extension is installed at this library's version (checked after a failed record). */
+/*
+ * Run body in a transaction of its own, connected to SPI, with the activity
+ * shown in pg_stat_activity. An error aborts only this transaction: false,
+ * with its message in error. Every transaction of the poller goes through
+ * here.
+ */
 static bool
-extension_ready(void)
+in_transaction(const char *activity, void (*body) (void *arg), void *arg, char *error, size_t error_len)
 {
-	volatile bool ok = false;
 	MemoryContext caller = CurrentMemoryContext;
+	volatile bool ok = false;
 
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
@@ -336,29 +342,151 @@ extension_ready(void)
 	{
 		SPI_connect();
 		PushActiveSnapshot(GetTransactionSnapshot());
-		if (OidIsValid(get_extension_oid("sigmax", true)) &&
-			SPI_execute("SELECT extversion FROM pg_catalog.pg_extension WHERE extname = 'sigmax'", true, 1) == SPI_OK_SELECT &&
-			SPI_processed == 1)
-		{
-			char	   *version = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
-
-			ok = version != NULL && strcmp(version, SIGMAX_VERSION) == 0;
-		}
+		pgstat_report_activity(STATE_RUNNING, activity);
+		body(arg);
 		SPI_finish();
 		PopActiveSnapshot();
 		CommitTransactionCommand();
+		ok = true;
 	}
 	PG_CATCH();
 	{
-		char		error[200];
-
-		take_error(error, sizeof(error));
+		take_error(error, error_len);
 		AbortCurrentTransaction();
 	}
 	PG_END_TRY();
 	pgstat_report_stat(false);
+	pgstat_report_activity(STATE_IDLE, NULL);
 	MemoryContextSwitchTo(caller);
 	return ok;
+}
+
+/* The installed extension's version, or NULL when it is not installed. Connected to SPI. */
+static char *
+installed_version(void)
+{
+	if (!OidIsValid(get_extension_oid("sigmax", true)) ||
+		SPI_execute("SELECT extversion FROM pg_catalog.pg_extension WHERE extname = 'sigmax'", true, 1) != SPI_OK_SELECT ||
+		SPI_processed != 1)
+		return NULL;
+	return SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+}
+
+static void
+extension_ready_body(void *arg)
+{
+	char	   *version = installed_version();
+
+	*(bool *) arg = version != NULL && strcmp(version, SIGMAX_VERSION) == 0;
+}
+
+/* True when the extension is installed at this library's version (checked after a failed record). */
+static bool
+extension_ready(void)
+{
+	bool		ok = false;
+	char		error[200];
+
+	return in_transaction("sigmax worker: checking the extension", extension_ready_body, &ok,
+						  error, sizeof(error)) && ok;
+}
+
+typedef struct LoadState
+{
+	char		message[256];
+	bool		loaded;
+	Venue	   *previous;
+	int			nprevious;
+} LoadState;
+
+/* Read the venues and symbols to poll into config_context (load_config's transaction). */
+static void
+load_config_body(void *arg)
+{
+	LoadState  *st = (LoadState *) arg;
+	char	   *version = installed_version();
+	int			ret;
+	uint64		i;
+	MemoryContext old;
+
+	if (version == NULL)
+	{
+		snprintf(st->message, sizeof(st->message),
+				 "extension sigmax is not installed in database \"%s\"; waiting for CREATE EXTENSION sigmax",
+				 connected_database);
+		return;
+	}
+	if (strcmp(version, SIGMAX_VERSION) != 0)
+	{
+		snprintf(st->message, sizeof(st->message),
+				 "idle: the library is version %s but the extension in database \"%s\" is %s; run ALTER EXTENSION sigmax UPDATE",
+				 SIGMAX_VERSION, connected_database, version);
+		return;
+	}
+	ret = SPI_execute("SELECT exchange, adapter, url, poll_interval_ms, symbol, venue_symbol "
+					  "FROM sigmax.poll_targets WHERE enabled ORDER BY exchange, symbol",
+					  true, 0);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "sigmax worker: reading sigmax.poll_targets failed");
+	old = MemoryContextSwitchTo(config_context);
+	venues = palloc0(sizeof(Venue) * Max(SPI_processed, 1));
+	targets = palloc0(sizeof(PollTarget) * Max(SPI_processed, 1));
+	for (i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		char	   *exchange = SPI_getvalue(tup, desc, 1);
+		char	   *adapter = SPI_getvalue(tup, desc, 2);
+		char	   *url = SPI_getvalue(tup, desc, 3);
+		PollTarget *t;
+
+		if (nvenues == 0 || strcmp(venues[nvenues - 1].name, exchange) != 0)
+		{
+			Venue	   *v = &venues[nvenues++];
+
+			v->name = exchange;
+			v->adapter = sigmax_adapter_find(adapter);
+			v->interval_ms = atoi(SPI_getvalue(tup, desc, 4));
+			v->first_target = ntargets;
+			v->slot = sigmax_worker_status_venue_slot(exchange);
+			if (v->slot < 0)
+				ereport(WARNING,
+						(errmsg("sigmax worker: venue \"%s\" has no status slot", exchange),
+						 errdetail("At most %d venues are tracked; it is polled without status.",
+								   SIGMAX_MAX_VENUES)));
+		}
+		if (url == NULL || venues[nvenues - 1].adapter == NULL)
+		{
+			ereport(LOG,
+					(errmsg("sigmax worker: not polling %s on %s", SPI_getvalue(tup, desc, 5), exchange),
+					 errdetail("The venue has no URL for trading mode %s.",
+							   GetConfigOption("sigmax.trading_mode", false, false))));
+			continue;
+		}
+		t = &targets[ntargets++];
+		t->venue = nvenues - 1;
+		t->symbol = SPI_getvalue(tup, desc, 5);
+		t->venue_symbol = SPI_getvalue(tup, desc, 6);
+		t->url = url;
+		venues[nvenues - 1].ntargets++;
+	}
+	MemoryContextSwitchTo(old);
+	for (i = 0; i < (uint64) nvenues; i++)
+	{
+		int			j;
+
+		for (j = 0; j < st->nprevious; j++)
+			if (strcmp(st->previous[j].name, venues[i].name) == 0)
+			{
+				venues[i].next_due = st->previous[j].next_due;
+				venues[i].backoff_until = st->previous[j].backoff_until;
+				venues[i].failed_cycles = st->previous[j].failed_cycles;
+				break;
+			}
+	}
+	snprintf(st->message, sizeof(st->message), "polling %d symbol%s on %d venue%s",
+			 ntargets, ntargets == 1 ? "" : "s", nvenues, nvenues == 1 ? "" : "s");
+	st->loaded = true;
 }
 
 /*
@@ -369,12 +497,11 @@ static void
 load_config(void)
 {
 	uint64		generation = sigmax_worker_config_generation();
-	char		message[256];
-	volatile bool loaded = false;
-	MemoryContext caller = CurrentMemoryContext;
+	LoadState	st;
+	char		error[200];
 
-	Venue	   *previous = NULL;
-	int			nprevious = nvenues;
+	memset(&st, 0, sizeof(st));
+	st.nprevious = nvenues;
 
 	/* a venue's schedule and back-off survive the reload (its name is the key) */
 	cancel_all();
@@ -382,142 +509,29 @@ load_config(void)
 	{
 		int			i;
 
-		previous = palloc(sizeof(Venue) * nvenues);
-		memcpy(previous, venues, sizeof(Venue) * nvenues);
+		st.previous = palloc(sizeof(Venue) * nvenues);
+		memcpy(st.previous, venues, sizeof(Venue) * nvenues);
 		for (i = 0; i < nvenues; i++)
-			previous[i].name = pstrdup(venues[i].name);
+			st.previous[i].name = pstrdup(venues[i].name);
 	}
 	MemoryContextReset(config_context);
 	venues = NULL;
 	targets = NULL;
 	nvenues = ntargets = 0;
-	ready = false;
-	message[0] = '\0';
 
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
-	PG_TRY();
+	if (!in_transaction("sigmax worker: loading venues", load_config_body, &st, error, sizeof(error)))
 	{
-		Oid			extoid;
-
-		SPI_connect();
-		PushActiveSnapshot(GetTransactionSnapshot());
-		pgstat_report_activity(STATE_RUNNING, "sigmax worker: loading venues");
-		extoid = get_extension_oid("sigmax", true);
-		if (!OidIsValid(extoid))
-			snprintf(message, sizeof(message),
-					 "extension sigmax is not installed in database \"%s\"; waiting for CREATE EXTENSION sigmax",
-					 connected_database);
-		else
-		{
-			char	   *version = NULL;
-
-			if (SPI_execute("SELECT extversion FROM pg_catalog.pg_extension WHERE extname = 'sigmax'",
-							true, 1) == SPI_OK_SELECT && SPI_processed == 1)
-				version = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
-			if (version == NULL || strcmp(version, SIGMAX_VERSION) != 0)
-				snprintf(message, sizeof(message),
-						 "idle: the library is version %s but the extension in database \"%s\" is %s; run ALTER EXTENSION sigmax UPDATE",
-						 SIGMAX_VERSION, connected_database, version ? version : "unknown");
-		}
-		if (message[0] == '\0')
-		{
-			int			ret;
-			uint64		i;
-			MemoryContext old;
-
-			ret = SPI_execute("SELECT exchange, adapter, url, poll_interval_ms, symbol, venue_symbol "
-							  "FROM sigmax.poll_targets WHERE enabled ORDER BY exchange, symbol",
-							  true, 0);
-			if (ret != SPI_OK_SELECT)
-				elog(ERROR, "sigmax worker: reading sigmax.poll_targets failed");
-			old = MemoryContextSwitchTo(config_context);
-			venues = palloc0(sizeof(Venue) * Max(SPI_processed, 1));
-			targets = palloc0(sizeof(PollTarget) * Max(SPI_processed, 1));
-			for (i = 0; i < SPI_processed; i++)
-			{
-				HeapTuple	tup = SPI_tuptable->vals[i];
-				TupleDesc	desc = SPI_tuptable->tupdesc;
-				char	   *exchange = SPI_getvalue(tup, desc, 1);
-				char	   *adapter = SPI_getvalue(tup, desc, 2);
-				char	   *url = SPI_getvalue(tup, desc, 3);
-				PollTarget *t;
-
-				if (nvenues == 0 || strcmp(venues[nvenues - 1].name, exchange) != 0)
-				{
-					Venue	   *v = &venues[nvenues++];
-
-					v->name = exchange;
-					v->adapter = sigmax_adapter_find(adapter);
-					v->interval_ms = atoi(SPI_getvalue(tup, desc, 4));
-					v->first_target = ntargets;
-					v->slot = sigmax_worker_status_venue_slot(exchange);
-					if (v->slot < 0)
-						ereport(WARNING,
-								(errmsg("sigmax worker: venue \"%s\" has no status slot", exchange),
-								 errdetail("At most %d venues are tracked; it is polled without status.",
-										   SIGMAX_MAX_VENUES)));
-				}
-				if (url == NULL || venues[nvenues - 1].adapter == NULL)
-				{
-					ereport(LOG,
-							(errmsg("sigmax worker: not polling %s on %s", SPI_getvalue(tup, desc, 5), exchange),
-							 errdetail("The venue has no URL for trading mode %s.",
-									   GetConfigOption("sigmax.trading_mode", false, false))));
-					continue;
-				}
-				t = &targets[ntargets++];
-				t->venue = nvenues - 1;
-				t->symbol = SPI_getvalue(tup, desc, 5);
-				t->venue_symbol = SPI_getvalue(tup, desc, 6);
-				t->url = url;
-				venues[nvenues - 1].ntargets++;
-			}
-			MemoryContextSwitchTo(old);
-			for (i = 0; i < (uint64) nvenues; i++)
-			{
-				int			j;
-
-				for (j = 0; j < nprevious; j++)
-					if (strcmp(previous[j].name, venues[i].name) == 0)
-					{
-						venues[i].next_due = previous[j].next_due;
-						venues[i].backoff_until = previous[j].backoff_until;
-						venues[i].failed_cycles = previous[j].failed_cycles;
-						break;
-					}
-			}
-			snprintf(message, sizeof(message), "polling %d symbol%s on %d venue%s",
-					 ntargets, ntargets == 1 ? "" : "s", nvenues, nvenues == 1 ? "" : "s");
-			loaded = true;
-		}
-		SPI_finish();
-		PopActiveSnapshot();
-		CommitTransactionCommand();
-		pgstat_report_stat(false);
+		snprintf(st.message, sizeof(st.message), "could not read the venues to poll, retrying: %s", error);
+		st.loaded = false;
 	}
-	PG_CATCH();
-	{
-		char		error[200];
-
-		take_error(error, sizeof(error));
-		AbortCurrentTransaction();
-		pgstat_report_stat(false);
-		snprintf(message, sizeof(message), "could not read the venues to poll, retrying: %s", error);
-		loaded = false;
-	}
-	PG_END_TRY();
-	pgstat_report_activity(STATE_IDLE, NULL);
-	MemoryContextSwitchTo(caller);
-
-	ready = loaded;
-	if (!loaded)
+	ready = st.loaded;
+	if (!st.loaded)
 	{
 		venues = NULL;
 		targets = NULL;
 		nvenues = ntargets = 0;
 	}
-	log_once(message);
+	log_once(st.message);
 	loaded_generation = generation;
 	next_ready_check = GetCurrentTimestamp() + READY_RECHECK_MS * INT64CONST(1000);
 	reload_requested = false;
@@ -576,6 +590,69 @@ start_due_requests(TimestampTz now)
 	}
 }
 
+typedef struct RecordState
+{
+	Venue	   *venue;
+	PollTarget *target;
+	SigmaxPollStatus status;
+	bool		recording;		/* parsed: sigmax.record_price was called */
+	char	   *detail;
+	size_t		detail_len;
+} RecordState;
+
+/* Parse an answer and record its price (record_answer's transaction). */
+static void
+record_answer_body(void *arg)
+{
+	RecordState *st = (RecordState *) arg;
+	Venue	   *v = st->venue;
+	PollTarget *t = st->target;
+	SigmaxTicker ticker;
+	char	   *parse_detail;
+	Oid			types[7] = {TEXTOID, TEXTOID, NUMERICOID, NUMERICOID, NUMERICOID,
+	TIMESTAMPTZOID, TIMESTAMPTZOID};
+	Datum		args[7];
+	char		nulls[8] = "       ";
+
+	st->status = sigmax_adapter_parse(v->adapter, t->req.body, t->req.len, t->venue_symbol, &ticker,
+									  &parse_detail);
+	if (st->status != POLL_OK)
+	{
+		copy_clipped(st->detail, parse_detail ? parse_detail : "", st->detail_len);
+		return;
+	}
+
+	/*
+	 * The extension's version was checked when the venues were read; ALTER
+	 * EXTENSION UPDATE makes the worker read them again, and a failed record
+	 * looks again.
+	 */
+	st->recording = true;
+	sigmax_keep_plan(&record_plan, "SELECT sigmax.record_price($1, $2, $3, $4, $5, $6, $7)", 7, types);
+	args[0] = CStringGetTextDatum(v->name);
+	args[1] = CStringGetTextDatum(t->symbol);
+	args[2] = ticker.bid ? NumericGetDatum(ticker.bid) : (Datum) 0;
+	nulls[2] = ticker.bid ? ' ' : 'n';
+	args[3] = ticker.ask ? NumericGetDatum(ticker.ask) : (Datum) 0;
+	nulls[3] = ticker.ask ? ' ' : 'n';
+	args[4] = NumericGetDatum(ticker.last);
+	args[5] = TimestampTzGetDatum(t->req.finished);
+	args[6] = TimestampTzGetDatum(ticker.exchange_time);
+	nulls[6] = ticker.has_exchange_time ? ' ' : 'n';
+	if (SPI_execute_plan(record_plan, args, nulls, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "sigmax worker: sigmax.record_price failed");
+
+	/*
+	 * A price that set nothing off (no fill, stop, pause: each would have
+	 * written the ledger) commits without waiting for the WAL flush: a crash
+	 * can lose only the latest observations, which the next poll brings
+	 * again. Anything ledgered commits durably.
+	 */
+	if (sigmax_audit_entries_in_xact() == 0)
+		(void) set_config_option("synchronous_commit", "off", PGC_USERSET, PGC_S_SESSION,
+								 GUC_ACTION_LOCAL, true, 0, false);
+}
+
 /*
  * Parse an answer and record its price, in one transaction: an error in
  * either (malformed JSON, a price record_price refuses) aborts only this one.
@@ -583,84 +660,30 @@ start_due_requests(TimestampTz now)
 static SigmaxPollStatus
 record_answer(Venue *v, PollTarget *t, char *detail, size_t detail_len, int64 *commit_us)
 {
-	volatile SigmaxPollStatus status = POLL_OK;
-	volatile bool recording = false;
+	RecordState st;
 	MemoryContext old = MemoryContextSwitchTo(response_context);
 
+	memset(&st, 0, sizeof(st));
+	st.venue = v;
+	st.target = t;
+	st.status = POLL_OK;
+	st.detail = detail;
+	st.detail_len = detail_len;
 	*commit_us = -1;
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
-	PG_TRY();
+	if (in_transaction("sigmax worker: recording a price", record_answer_body, &st, detail, detail_len))
 	{
-		SigmaxTicker ticker;
-		char	   *parse_detail;
-
-		SPI_connect();
-		PushActiveSnapshot(GetTransactionSnapshot());
-		pgstat_report_activity(STATE_RUNNING, "sigmax worker: recording a price");
-		status = sigmax_adapter_parse(v->adapter, t->req.body, t->req.len, t->venue_symbol, &ticker,
-									  &parse_detail);
-		if (status != POLL_OK)
-			copy_clipped(detail, parse_detail ? parse_detail : "", detail_len);
-		else
-		{
-			Oid			types[7] = {TEXTOID, TEXTOID, NUMERICOID, NUMERICOID, NUMERICOID,
-			TIMESTAMPTZOID, TIMESTAMPTZOID};
-			Datum		args[7];
-			char		nulls[8] = "       ";
-
-			/*
-			 * The extension's version was checked when the venues were read;
-			 * ALTER EXTENSION UPDATE makes the worker read them again, and a
-			 * failed record looks again.
-			 */
-			recording = true;
-			sigmax_keep_plan(&record_plan,
-							 "SELECT sigmax.record_price($1, $2, $3, $4, $5, $6, $7)", 7, types);
-			args[0] = CStringGetTextDatum(v->name);
-			args[1] = CStringGetTextDatum(t->symbol);
-			args[2] = ticker.bid ? NumericGetDatum(ticker.bid) : (Datum) 0;
-			nulls[2] = ticker.bid ? ' ' : 'n';
-			args[3] = ticker.ask ? NumericGetDatum(ticker.ask) : (Datum) 0;
-			nulls[3] = ticker.ask ? ' ' : 'n';
-			args[4] = NumericGetDatum(ticker.last);
-			args[5] = TimestampTzGetDatum(t->req.finished);
-			args[6] = TimestampTzGetDatum(ticker.exchange_time);
-			nulls[6] = ticker.has_exchange_time ? ' ' : 'n';
-			if (SPI_execute_plan(record_plan, args, nulls, false, 1) != SPI_OK_SELECT)
-				elog(ERROR, "sigmax worker: sigmax.record_price failed");
-
-			/*
-			 * A price that set nothing off (no fill, stop, pause: each would
-			 * have written the ledger) commits without waiting for the WAL
-			 * flush: a crash can lose only the latest observations, which the
-			 * next poll brings again. Anything ledgered commits durably.
-			 */
-			if (sigmax_audit_entries_in_xact() == 0)
-				(void) set_config_option("synchronous_commit", "off", PGC_USERSET, PGC_S_SESSION,
-										 GUC_ACTION_LOCAL, true, 0, false);
-		}
-		SPI_finish();
-		PopActiveSnapshot();
-		CommitTransactionCommand();
-		pgstat_report_stat(false);
-		if (status == POLL_OK)
+		if (st.status == POLL_OK)
 			*commit_us = GetCurrentTimestamp() - t->req.finished;
 	}
-	PG_CATCH();
+	else
 	{
-		take_error(detail, detail_len);
-		AbortCurrentTransaction();
-		pgstat_report_stat(false);
-		status = recording ? POLL_RECORD_FAILED : POLL_BAD_JSON;
+		st.status = st.recording ? POLL_RECORD_FAILED : POLL_BAD_JSON;
 		/* the extension may have gone or changed under us: look at it again */
-		if (recording)
+		if (st.recording)
 			check_extension = true;
 	}
-	PG_END_TRY();
-	pgstat_report_activity(STATE_IDLE, NULL);
 	MemoryContextSwitchTo(old);
-	return status;
+	return st.status;
 }
 
 /* Printable ASCII of a body's start, for the detail of an HTTP error. */
@@ -683,47 +706,43 @@ append_body_excerpt(char *detail, size_t len, const char *body, size_t body_len)
 	detail[used] = '\0';
 }
 
+typedef struct VenueErrorState
+{
+	const char *venue;
+	const char *detail;
+} VenueErrorState;
+
+static void
+report_venue_error_body(void *arg)
+{
+	VenueErrorState *st = (VenueErrorState *) arg;
+	Oid			types[2] = {TEXTOID, TEXTOID};
+	Datum		args[2];
+
+	sigmax_check_sql_version();
+	sigmax_keep_plan(&venue_error_plan, "SELECT sigmax.record_venue_error($1, $2)", 2, types);
+	args[0] = CStringGetTextDatum(st->venue);
+	args[1] = CStringGetTextDatum(st->detail);
+	if (SPI_execute_plan(venue_error_plan, args, NULL, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "sigmax worker: sigmax.record_venue_error failed");
+}
+
 /* Report a failed cycle through sigmax.record_venue_error (alert and error-burst trigger). */
 static void
 report_venue_error(Venue *v)
 {
 	char		detail[512];
 	char		error[200];
-	MemoryContext caller = CurrentMemoryContext;
+	VenueErrorState st = {v->name, detail};
 
 	snprintf(detail, sizeof(detail), "%s: %s (%d of %d symbols failed)",
 			 sigmax_poll_status_names[v->cycle_status], v->cycle_detail, v->cycle_failed, v->ntargets);
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
-	PG_TRY();
+	if (!in_transaction("sigmax worker: reporting a venue error", report_venue_error_body, &st,
+						error, sizeof(error)))
 	{
-		Oid			types[2] = {TEXTOID, TEXTOID};
-		Datum		args[2];
-
-		SPI_connect();
-		PushActiveSnapshot(GetTransactionSnapshot());
-		pgstat_report_activity(STATE_RUNNING, "sigmax worker: reporting a venue error");
-		sigmax_check_sql_version();
-		sigmax_keep_plan(&venue_error_plan, "SELECT sigmax.record_venue_error($1, $2)", 2, types);
-		args[0] = CStringGetTextDatum(v->name);
-		args[1] = CStringGetTextDatum(detail);
-		if (SPI_execute_plan(venue_error_plan, args, NULL, false, 1) != SPI_OK_SELECT)
-			elog(ERROR, "sigmax worker: sigmax.record_venue_error failed");
-		SPI_finish();
-		PopActiveSnapshot();
-		CommitTransactionCommand();
-		pgstat_report_stat(false);
-	}
-	PG_CATCH();
-	{
-		take_error(error, sizeof(error));
-		AbortCurrentTransaction();
 		ereport(LOG, (errmsg("sigmax worker: could not report an error of venue \"%s\": %s", v->name, error)));
 		check_extension = true;
 	}
-	PG_END_TRY();
-	pgstat_report_activity(STATE_IDLE, NULL);
-	MemoryContextSwitchTo(caller);
 }
 
 /* A venue's cycle is over: report a failure, and back off when it keeps failing or asks us to. */
@@ -804,6 +823,36 @@ collect_done(void)
 	}
 }
 
+typedef struct LockoutState
+{
+	SigmaxLockout *events;
+	int			n;
+} LockoutState;
+
+static void
+report_lockouts_body(void *arg)
+{
+	LockoutState *st = (LockoutState *) arg;
+	Oid			types[4] = {TEXTOID, INT4OID, TIMESTAMPTZOID, TIMESTAMPTZOID};
+	int			i;
+
+	for (i = 0; i < st->n; i++)
+	{
+		Datum		args[4];
+
+		args[0] = CStringGetTextDatum(st->events[i].address);
+		args[1] = Int32GetDatum(st->events[i].failures);
+		args[2] = TimestampTzGetDatum(st->events[i].at);
+		args[3] = TimestampTzGetDatum(st->events[i].until);
+		if (SPI_execute_with_args("WITH d AS (SELECT jsonb_build_object('address', $1, 'failures', $2, "
+								  "'at', $3, 'locked_until', $4) AS detail) "
+								  "SELECT sigmax._audit_write('system', 'auth.locked_out', d.detail), "
+								  "sigmax._raise_alert('auth_lockout', 'critical', NULL, d.detail, $1) FROM d",
+								  4, types, args, NULL, false, 1) != SPI_OK_SELECT)
+			elog(ERROR, "sigmax worker: reporting a lockout failed");
+	}
+}
+
 /*
  * Ledger and alert the authentication lockouts that sessions recorded in
  * shared memory: the session's own transaction may have rolled back.
@@ -813,57 +862,17 @@ report_lockouts(void)
 {
 	SigmaxLockout events[SIGMAX_LOCKOUT_EVENTS];
 	uint64		upto;
-	int			n = sigmax_auth_pending_lockouts(events, &upto);
-	MemoryContext caller = CurrentMemoryContext;
-	volatile bool done = false;
+	LockoutState st = {events, 0};
+	char		error[200];
 
-	if (n == 0)
+	st.n = sigmax_auth_pending_lockouts(events, &upto);
+	if (st.n == 0)
 		return;
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
-	PG_TRY();
-	{
-		Oid			types[4] = {TEXTOID, INT4OID, TIMESTAMPTZOID, TIMESTAMPTZOID};
-		int			i;
-
-		SPI_connect();
-		PushActiveSnapshot(GetTransactionSnapshot());
-		pgstat_report_activity(STATE_RUNNING, "sigmax worker: reporting authentication lockouts");
-		for (i = 0; i < n; i++)
-		{
-			Datum		args[4];
-
-			args[0] = CStringGetTextDatum(events[i].address);
-			args[1] = Int32GetDatum(events[i].failures);
-			args[2] = TimestampTzGetDatum(events[i].at);
-			args[3] = TimestampTzGetDatum(events[i].until);
-			if (SPI_execute_with_args("WITH d AS (SELECT jsonb_build_object('address', $1, 'failures', $2, "
-									  "'at', $3, 'locked_until', $4) AS detail) "
-									  "SELECT sigmax._audit_write('system', 'auth.locked_out', d.detail), "
-									  "sigmax._raise_alert('auth_lockout', 'critical', NULL, d.detail, $1) FROM d",
-									  4, types, args, NULL, false, 1) != SPI_OK_SELECT)
-				elog(ERROR, "sigmax worker: reporting a lockout failed");
-		}
-		SPI_finish();
-		PopActiveSnapshot();
-		CommitTransactionCommand();
-		pgstat_report_stat(false);
-		done = true;
-	}
-	PG_CATCH();
-	{
-		char		error[200];
-
-		take_error(error, sizeof(error));
-		AbortCurrentTransaction();
-		pgstat_report_stat(false);
-		ereport(LOG, (errmsg("sigmax worker: could not report authentication lockouts: %s", error)));
-	}
-	PG_END_TRY();
-	pgstat_report_activity(STATE_IDLE, NULL);
-	MemoryContextSwitchTo(caller);
-	if (done)
+	if (in_transaction("sigmax worker: reporting authentication lockouts", report_lockouts_body, &st,
+					   error, sizeof(error)))
 		sigmax_auth_lockouts_reported(upto);
+	else
+		ereport(LOG, (errmsg("sigmax worker: could not report authentication lockouts: %s", error)));
 }
 
 /* How long to sleep: until the next venue is due, at most READY_RECHECK_MS. */
@@ -919,7 +928,12 @@ sigmax_worker_main(Datum main_arg)
 		/* what a pass allocates outside a transaction lives until the next pass */
 		MemoryContextSwitchTo(loop_context);
 		MemoryContextReset(loop_context);
-		sigmax_worker_status_set_memory(MemoryContextMemAllocated(TopMemoryContext, true));
+		/* walking every memory context is not free: once a second is enough for worker_state */
+		if (GetCurrentTimestamp() >= memory_measured_at + USECS_PER_SEC)
+		{
+			memory_measured_at = GetCurrentTimestamp();
+			sigmax_worker_status_set_memory(MemoryContextMemAllocated(TopMemoryContext, true));
+		}
 		CHECK_FOR_INTERRUPTS();	/* SIGTERM ends the process here */
 		if (ConfigReloadPending)
 		{
