@@ -543,6 +543,29 @@ sigmax_authenticate(PG_FUNCTION_ARGS)
 	return result;
 }
 
+/* The error of a session that must authenticate first (sigmax.require_api_key). */
+static void
+refuse_unauthenticated(void)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("sigmax requires an API key"),
+			 errdetail("sigmax.require_api_key is on and this session has not authenticated."),
+			 errhint("Call sigmax.authenticate(token) first.")));
+}
+
+/* True when the bound key lists the account. */
+static bool
+bound_to_account(int64 account_id)
+{
+	int			i;
+
+	for (i = 0; i < bound.naccounts; i++)
+		if (bound.accounts[i] == account_id)
+			return true;
+	return false;
+}
+
 /*
  * At every call: is the bound key still valid (at the statement's time, so
  * that a long transaction cannot outlive a revocation)? A dead key leaves the
@@ -588,8 +611,6 @@ validate_binding(void)
 void
 sigmax_authorize_account(int64 account_id)
 {
-	int			i;
-
 	if (bound.key_id != 0 && bound.session_user != GetSessionUserId())
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
@@ -598,20 +619,14 @@ sigmax_authorize_account(int64 account_id)
 	if (bound.key_id == 0)
 	{
 		if (sigmax_require_api_key && !superuser_arg(GetSessionUserId()))
-			ereport(ERROR,
-					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-					 errmsg("sigmax requires an API key"),
-					 errdetail("sigmax.require_api_key is on and this session has not authenticated."),
-					 errhint("Call sigmax.authenticate(token) first.")));
+			refuse_unauthenticated();
 		return;
 	}
 	validate_binding();
 	if (strcmp(bound.role, "sigmax_admin") == 0)
 		return;
-	if (strcmp(bound.role, "sigmax_trader") == 0)
-		for (i = 0; i < bound.naccounts; i++)
-			if (bound.accounts[i] == account_id)
-				return;
+	if (strcmp(bound.role, "sigmax_trader") == 0 && bound_to_account(account_id))
+		return;
 	ereport(ERROR,
 			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 			 errmsg("API key " INT64_FORMAT " may not act on account " INT64_FORMAT, bound.key_id, account_id),
@@ -773,11 +788,7 @@ check_api_call(Oid fn_oid)
 					 errdetail("The key's role %s may not execute it.", bound.role)));
 	}
 	else if (sigmax_require_api_key && !fn->before_auth)
-		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("sigmax requires an API key"),
-				 errdetail("sigmax.require_api_key is on and this session has not authenticated."),
-				 errhint("Call sigmax.authenticate(token) first.")));
+		refuse_unauthenticated();
 }
 
 static void
@@ -828,9 +839,6 @@ PG_FUNCTION_INFO_V1(sigmax_may_read_account);
 Datum
 sigmax_may_read_account(PG_FUNCTION_ARGS)
 {
-	int64		account_id;
-	int			i;
-
 	if (superuser_arg(GetUserId()) || superuser_arg(GetSessionUserId()))
 		PG_RETURN_BOOL(true);
 	if (bound.key_id == 0)
@@ -839,11 +847,5 @@ sigmax_may_read_account(PG_FUNCTION_ARGS)
 		PG_RETURN_BOOL(false);
 	if (strcmp(bound.role, "sigmax_trader") != 0)
 		PG_RETURN_BOOL(true);
-	if (PG_ARGISNULL(0))
-		PG_RETURN_BOOL(false);
-	account_id = PG_GETARG_INT64(0);
-	for (i = 0; i < bound.naccounts; i++)
-		if (bound.accounts[i] == account_id)
-			PG_RETURN_BOOL(true);
-	PG_RETURN_BOOL(false);
+	PG_RETURN_BOOL(!PG_ARGISNULL(0) && bound_to_account(PG_GETARG_INT64(0)));
 }
