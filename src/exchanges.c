@@ -18,6 +18,7 @@
 #include "utils/timestamp.h"
 
 #include "poller.h"
+#include "risk.h"
 #include "sigmax.h"
 
 const char *const sigmax_poll_status_names[POLL_STATUS_COUNT] = {
@@ -218,14 +219,6 @@ iso_time(JsonbValue *v, TimestampTz *out)
 	return tm2timestamp(&tm, fsec, &tz, out) == 0;
 }
 
-/* True for a price above zero. */
-static bool
-positive(Numeric n)
-{
-	return DatumGetInt32(DirectFunctionCall2(numeric_cmp, NumericGetDatum(n),
-											 DirectFunctionCall1(int4_numeric, Int32GetDatum(0)))) > 0;
-}
-
 /* Fill the ticker from three price values; bad_ticker when last is missing or one is not a number. */
 static SigmaxPollStatus
 take_prices(SigmaxTicker *t, JsonbValue *bid, JsonbValue *ask, JsonbValue *last, char **detail)
@@ -245,13 +238,12 @@ take_prices(SigmaxTicker *t, JsonbValue *bid, JsonbValue *ask, JsonbValue *last,
 		*detail = pstrdup("the answer has no last price");
 		return POLL_BAD_TICKER;
 	}
-	if (!positive(t->last) || (t->bid && !positive(t->bid)) || (t->ask && !positive(t->ask)))
+	if (num_sign(t->last) <= 0 || (t->bid && num_sign(t->bid) <= 0) || (t->ask && num_sign(t->ask) <= 0))
 	{
 		*detail = pstrdup("a price is zero or negative");
 		return POLL_BAD_TICKER;
 	}
-	if (t->bid && t->ask && DatumGetBool(DirectFunctionCall2(numeric_gt, NumericGetDatum(t->bid),
-															 NumericGetDatum(t->ask))))
+	if (t->bid && t->ask && num_cmp(t->bid, t->ask) > 0)
 	{
 		*detail = pstrdup("the bid is above the ask");
 		return POLL_BAD_TICKER;
