@@ -17,6 +17,7 @@ OBJS = \
 	src/shmem.o \
 	src/limits.o \
 	src/order_check.o \
+	src/row_lookup.o \
 	src/orders.o \
 	src/fills.o \
 	src/exchanges.o \

@@ -16,6 +16,7 @@
 #include "utils/timestamp.h"
 
 #include "order.h"
+#include "row_lookup.h"
 #include "risk.h"
 #include "sigmax.h"
 
@@ -23,10 +24,6 @@
 #define ORDER_MAX_VALUE "1000000000000000"
 
 static SPIPlanPtr account_lock_plan = NULL;
-static SPIPlanPtr account_plan = NULL;
-static SPIPlanPtr instrument_plan = NULL;
-static SPIPlanPtr book_plan = NULL;
-static SPIPlanPtr duplicate_plan = NULL;
 static SPIPlanPtr stop_out_plan = NULL;
 
 /* ---- numeric helpers: exact decimal arithmetic, never binary floats ---- */
@@ -288,38 +285,182 @@ order_request_from_args(FunctionCallInfo fcinfo, OrderRequest *req, bool system_
 
 /* ---- reading the state a verdict depends on ---- */
 
+/*
+ * The instrument's row, its venue's price and the venue's state. The reads go
+ * through row_lookup.c: an order's context is a handful of primary-key
+ * lookups, and the executor's start-up per query cost several times the
+ * lookups themselves.
+ */
+static void
+load_instrument(const OrderRequest *req, Snapshot snap, OrderContext *ctx)
+{
+	RowLookup	rl;
+	Datum		keys[2];
+	char	   *exchange = NULL;
+
+	keys[0] = CStringGetTextDatum(req->symbol);
+	row_lookup_begin(&rl, "instruments", "instruments_pkey", snap, 1, keys);
+	if (row_lookup_next(&rl))
+	{
+		ctx->instrument_found = true;
+		exchange = row_lookup_cstring(&rl, row_lookup_attnum(&rl, "exchange"));
+		ctx->tick_size = row_lookup_numeric(&rl, row_lookup_attnum(&rl, "tick_size"));
+		ctx->lot_size = row_lookup_numeric(&rl, row_lookup_attnum(&rl, "lot_size"));
+		ctx->min_qty = row_lookup_numeric(&rl, row_lookup_attnum(&rl, "min_qty"));
+		ctx->max_qty = row_lookup_numeric(&rl, row_lookup_attnum(&rl, "max_qty"));
+		ctx->min_notional = row_lookup_numeric(&rl, row_lookup_attnum(&rl, "min_notional"));
+		ctx->enabled = DatumGetBool(row_lookup_byval(&rl, row_lookup_attnum(&rl, "enabled"), BoolGetDatum(false)));
+	}
+	row_lookup_end(&rl);
+	if (exchange == NULL)
+		return;
+
+	keys[0] = CStringGetTextDatum(exchange);
+	keys[1] = CStringGetTextDatum(req->symbol);
+	row_lookup_begin(&rl, "market_prices", "market_prices_pkey", snap, 2, keys);
+	if (row_lookup_next(&rl))
+	{
+		ctx->bid = row_lookup_numeric(&rl, row_lookup_attnum(&rl, "bid"));
+		ctx->ask = row_lookup_numeric(&rl, row_lookup_attnum(&rl, "ask"));
+		ctx->last = row_lookup_numeric(&rl, row_lookup_attnum(&rl, "last"));
+		ctx->price_at = DatumGetTimestampTz(row_lookup_byval(&rl, row_lookup_attnum(&rl, "recorded_at"), (Datum) 0));
+		ctx->has_price = ctx->last != NULL;
+	}
+	row_lookup_end(&rl);
+
+	row_lookup_begin(&rl, "venue_state", "venue_state_pkey", snap, 1, keys);
+	if (row_lookup_next(&rl))
+		ctx->venue_reducing = row_lookup_text_eq(&rl, row_lookup_attnum(&rl, "state"), "reducing");
+	row_lookup_end(&rl);
+}
+
+/* The last price of another symbol the account holds, at its instrument's venue; NULL when none. */
+static Numeric
+position_mark(const char *symbol, Snapshot snap)
+{
+	RowLookup	rl;
+	Datum		keys[2];
+	char	   *exchange = NULL;
+	Numeric		last = NULL;
+
+	keys[0] = CStringGetTextDatum(symbol);
+	row_lookup_begin(&rl, "instruments", "instruments_pkey", snap, 1, keys);
+	if (row_lookup_next(&rl))
+		exchange = row_lookup_cstring(&rl, row_lookup_attnum(&rl, "exchange"));
+	row_lookup_end(&rl);
+	if (exchange == NULL)
+		return NULL;
+
+	keys[1] = keys[0];
+	keys[0] = CStringGetTextDatum(exchange);
+	row_lookup_begin(&rl, "market_prices", "market_prices_pkey", snap, 2, keys);
+	if (row_lookup_next(&rl))
+		last = row_lookup_numeric(&rl, row_lookup_attnum(&rl, "last"));
+	row_lookup_end(&rl);
+	return last;
+}
 
 /*
- * Run a read after the account lock with the latest snapshot, so that it sees
- * what the previous holder of the lock committed, at any isolation level.
+ * The account's book: its position in the symbol, its working orders (those
+ * accepted or pending approval) and the gross exposure and value of its open
+ * positions at the last price (or their entry price where there is none).
  */
-static int
-run_latest(SPIPlanPtr plan, Datum *args)
+static void
+load_book(const OrderRequest *req, Snapshot snap, OrderContext *ctx)
 {
-	return SPI_execute_snapshot(plan, args, NULL, GetLatestSnapshot(), InvalidSnapshot,
-								false, false, 1);
-}
+	RowLookup	rl;
+	Datum		keys[2];
+	Numeric		zero = num_from_int(0);
+	AttrNumber	a_symbol,
+				a_side,
+				a_qty,
+				a_filled,
+				a_limit,
+				a_ref,
+				a_status,
+				a_avg;
 
-static Numeric
-col_numeric(int col, bool *isnull)
-{
-	Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, col, isnull);
+	ctx->position = zero;
+	ctx->working_buy = zero;
+	ctx->working_sell = zero;
+	ctx->working_notional = zero;
+	ctx->working_buy_notional = zero;
+	ctx->gross_exposure = zero;
+	ctx->position_value = zero;
+	ctx->open_orders = 0;
 
-	return *isnull ? NULL : DatumGetNumericCopy(d);
-}
+	keys[0] = Int64GetDatum(req->account_id);
+	row_lookup_begin(&rl, "orders", "orders_working_idx", snap, 1, keys);
+	a_symbol = row_lookup_attnum(&rl, "symbol");
+	a_side = row_lookup_attnum(&rl, "side");
+	a_qty = row_lookup_attnum(&rl, "qty");
+	a_filled = row_lookup_attnum(&rl, "filled_qty");
+	a_limit = row_lookup_attnum(&rl, "limit_price");
+	a_ref = row_lookup_attnum(&rl, "reference_price");
+	a_status = row_lookup_attnum(&rl, "status");
+	while (row_lookup_next(&rl))
+	{
+		Numeric		left;
+		Numeric		px;
+		Numeric		notional;
+		bool		buy;
 
-static Numeric
-col_numeric_or_null(int col)
-{
-	bool		isnull;
+		/* The index is partial on these statuses; the row says so too. */
+		if (!row_lookup_text_eq(&rl, a_status, "accepted") &&
+			!row_lookup_text_eq(&rl, a_status, "pending_approval"))
+			continue;
+		buy = row_lookup_text_eq(&rl, a_side, "buy");
+		left = num_sub(row_lookup_numeric(&rl, a_qty), row_lookup_numeric(&rl, a_filled));
+		px = row_lookup_numeric(&rl, a_limit);
+		if (px == NULL)
+			px = row_lookup_numeric(&rl, a_ref);
+		ctx->open_orders++;
+		if (row_lookup_text_eq(&rl, a_symbol, req->symbol))
+		{
+			if (buy)
+				ctx->working_buy = num_add(ctx->working_buy, left);
+			else
+				ctx->working_sell = num_add(ctx->working_sell, left);
+		}
+		if (px == NULL)
+			continue;			/* NULL * qty adds nothing to a sum */
+		notional = num_mul(left, px);
+		ctx->working_notional = num_add(ctx->working_notional, notional);
+		if (buy)
+			ctx->working_buy_notional = num_add(ctx->working_buy_notional, notional);
+	}
+	row_lookup_end(&rl);
 
-	return col_numeric(col, &isnull);
+	row_lookup_begin(&rl, "positions", "positions_pkey", snap, 1, keys);
+	a_symbol = row_lookup_attnum(&rl, "symbol");
+	a_qty = row_lookup_attnum(&rl, "qty");
+	a_avg = row_lookup_attnum(&rl, "avg_price");
+	while (row_lookup_next(&rl))
+	{
+		Numeric		qty = row_lookup_numeric(&rl, a_qty);
+		char	   *symbol;
+		Numeric		mark;
+
+		if (row_lookup_text_eq(&rl, a_symbol, req->symbol))
+			ctx->position = qty;
+		if (num_sign(qty) == 0)
+			continue;
+		symbol = row_lookup_cstring(&rl, a_symbol);
+		mark = strcmp(symbol, req->symbol) == 0 ? ctx->last : position_mark(symbol, snap);
+		if (mark == NULL)
+			mark = row_lookup_numeric(&rl, a_avg);
+		if (mark == NULL)
+			continue;
+		ctx->gross_exposure = num_add(ctx->gross_exposure, num_mul(num_abs(qty), mark));
+		ctx->position_value = num_add(ctx->position_value, num_mul(qty, mark));
+	}
+	row_lookup_end(&rl);
 }
 
 /*
  * Load the account (locked for the rest of the transaction unless a dry
  * run), its limits, the instrument with its price, and the account's book.
- * Every read after the lock runs with the latest snapshot, so it sees what
+ * Every read after the lock uses one snapshot taken after it, so it sees what
  * the previous holder of the lock committed: reading with the statement's (or
  * a REPEATABLE READ transaction's) snapshot would let racing orders pass a
  * limit together.
@@ -329,81 +470,64 @@ void
 order_load_context(const OrderRequest *req, bool dry_run, OrderContext *ctx)
 {
 	Oid			types2[2] = {INT8OID, TEXTOID};
-	Oid			types1[1] = {INT8OID};
-	Oid			typest[1] = {TEXTOID};
 	Datum		args[2];
 	bool		isnull;
-	char	   *text;
+	bool		found;
+	Snapshot	snap;
+	RowLookup	rl;
 
 	memset(ctx, 0, sizeof(*ctx));
 	ctx->global_state = sigmax_global_state(!dry_run);
 	ctx->now = GetCurrentTimestamp();
 
 	args[0] = Int64GetDatum(req->account_id);
-	if (dry_run)
-		sigmax_keep_plan(&account_plan, "SELECT state, cash, sod_equity, sod_date, trading_mode, peak_equity "
-					 "FROM sigmax.accounts WHERE account_id = $1", 1, types1);
-	else
-		sigmax_keep_plan(&account_lock_plan, "SELECT state, cash, sod_equity, sod_date, trading_mode, peak_equity "
-					 "FROM sigmax.accounts WHERE account_id = $1 FOR NO KEY UPDATE", 1, types1);
-	if (SPI_execute_plan(dry_run ? account_plan : account_lock_plan, args, NULL, false, 1) != SPI_OK_SELECT)
-		elog(ERROR, "sigmax: reading the account failed");
-	if (SPI_processed == 0)
+	if (!dry_run)
+	{
+		Oid			types1[1] = {INT8OID};
+
+		sigmax_keep_plan(&account_lock_plan, "SELECT 1 FROM sigmax.accounts WHERE account_id = $1 "
+						 "FOR NO KEY UPDATE", 1, types1);
+		if (SPI_execute_plan(account_lock_plan, args, NULL, false, 1) != SPI_OK_SELECT)
+			elog(ERROR, "sigmax: locking the account failed");
+		if (SPI_processed == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("account " INT64_FORMAT " does not exist", req->account_id)));
+	}
+	snap = RegisterSnapshot(GetLatestSnapshot());
+
+	row_lookup_begin(&rl, "accounts", "accounts_pkey", snap, 1, args);
+	found = row_lookup_next(&rl);
+	if (found)
+	{
+		ctx->account_state = sigmax_state_from_text(row_lookup_cstring(&rl, row_lookup_attnum(&rl, "state")));
+		ctx->cash = row_lookup_numeric(&rl, row_lookup_attnum(&rl, "cash"));
+		ctx->sod_equity = row_lookup_numeric(&rl, row_lookup_attnum(&rl, "sod_equity"));
+		ctx->sod_date = DatumGetDateADT(row_lookup_byval(&rl, row_lookup_attnum(&rl, "sod_date"), (Datum) 0));
+		ctx->paper = row_lookup_text_eq(&rl, row_lookup_attnum(&rl, "trading_mode"), "paper");
+		ctx->peak_equity = row_lookup_numeric(&rl, row_lookup_attnum(&rl, "peak_equity"));
+	}
+	row_lookup_end(&rl);
+	if (!found)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("account " INT64_FORMAT " does not exist", req->account_id)));
-	text = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
-	ctx->account_state = sigmax_state_from_text(text);
-	ctx->cash = col_numeric(2, &isnull);
-	ctx->sod_equity = col_numeric(3, &isnull);
-	ctx->sod_date = DatumGetDateADT(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 4, &isnull));
-	ctx->paper = strcmp(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 5), "paper") == 0;
-	ctx->peak_equity = col_numeric(6, &isnull);
 
 	ctx->limits = sigmax_account_limits(req->account_id);
 	if (ctx->limits == NULL)
 		elog(ERROR, "sigmax: account " INT64_FORMAT " has no limits", req->account_id);
 
-	args[0] = CStringGetTextDatum(req->symbol);
-	sigmax_keep_plan(&instrument_plan,
-				 "SELECT i.exchange, i.tick_size, i.lot_size, i.min_qty, i.max_qty, i.min_notional, "
-				 "i.enabled, p.bid, p.ask, p.last, p.recorded_at, coalesce(v.state = 'reducing', false) "
-				 "FROM sigmax.instruments i LEFT JOIN sigmax.market_prices p "
-				 "ON p.exchange = i.exchange AND p.symbol = i.symbol "
-				 "LEFT JOIN sigmax.venue_state v ON v.exchange = i.exchange WHERE i.symbol = $1", 1, typest);
-	if (run_latest(instrument_plan, args) != SPI_OK_SELECT)
-		elog(ERROR, "sigmax: reading the instrument failed");
-	if (SPI_processed == 1)
-	{
-		ctx->instrument_found = true;
-		ctx->tick_size = col_numeric_or_null(2);
-		ctx->lot_size = col_numeric_or_null(3);
-		ctx->min_qty = col_numeric_or_null(4);
-		ctx->max_qty = col_numeric_or_null(5);
-		ctx->min_notional = col_numeric_or_null(6);
-		ctx->enabled = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 7, &isnull));
-		ctx->bid = col_numeric_or_null(8);
-		ctx->ask = col_numeric_or_null(9);
-		ctx->last = col_numeric_or_null(10);
-		{
-			Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 11, &isnull);
+	load_instrument(req, snap, ctx);
 
-			ctx->has_price = !isnull && ctx->last != NULL;
-			if (ctx->has_price)
-				ctx->price_at = DatumGetTimestampTz(d);
-		}
-		ctx->venue_reducing = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 12, &isnull));
-	}
-
-	/* The last stop-out of this position, when a cool-down applies. */
+	/* The last stop-out of this position, when a cool-down applies (rare: a scan of stops). */
 	if (ctx->limits->stop_cooldown_s > 0)
 	{
-		args[0] = Int64GetDatum(req->account_id);
 		args[1] = CStringGetTextDatum(req->symbol);
 		sigmax_keep_plan(&stop_out_plan,
-					 "SELECT max(closed_at) FROM sigmax.stops WHERE account_id = $1 AND symbol = $2 "
-					 "AND status = 'triggered'", 2, types2);
-		if (run_latest(stop_out_plan, args) != SPI_OK_SELECT)
+						 "SELECT max(closed_at) FROM sigmax.stops WHERE account_id = $1 AND symbol = $2 "
+						 "AND status = 'triggered'", 2, types2);
+		if (SPI_execute_snapshot(stop_out_plan, args, NULL, snap, InvalidSnapshot,
+								 false, false, 1) != SPI_OK_SELECT)
 			elog(ERROR, "sigmax: reading stop-outs failed");
 		{
 			Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
@@ -412,33 +536,7 @@ order_load_context(const OrderRequest *req, bool dry_run, OrderContext *ctx)
 		}
 	}
 
-	args[0] = Int64GetDatum(req->account_id);
-	args[1] = CStringGetTextDatum(req->symbol);
-	sigmax_keep_plan(&book_plan,
-				 "SELECT coalesce((SELECT qty FROM sigmax.positions WHERE account_id = $1 AND symbol = $2), 0),"
-				 " w.buy_qty, w.sell_qty, w.n, w.notional, w.buy_notional, e.gross, e.value FROM"
-				 " (SELECT coalesce(sum(qty - filled_qty) FILTER (WHERE side = 'buy' AND symbol = $2), 0) AS buy_qty,"
-				 "         coalesce(sum(qty - filled_qty) FILTER (WHERE side = 'sell' AND symbol = $2), 0) AS sell_qty,"
-				 "         count(*) AS n,"
-				 "         coalesce(sum((qty - filled_qty) * coalesce(limit_price, reference_price)), 0) AS notional,"
-				 "         coalesce(sum((qty - filled_qty) * coalesce(limit_price, reference_price))"
-				 "                  FILTER (WHERE side = 'buy'), 0) AS buy_notional"
-				 "    FROM sigmax.orders WHERE account_id = $1 AND status IN ('accepted', 'pending_approval')) w,"
-				 " (SELECT coalesce(sum(abs(p.qty) * coalesce(m.last, p.avg_price)), 0) AS gross,"
-				 "         coalesce(sum(p.qty * coalesce(m.last, p.avg_price)), 0) AS value"
-				 "    FROM sigmax.positions p LEFT JOIN sigmax.instruments i ON i.symbol = p.symbol"
-				 "    LEFT JOIN sigmax.market_prices m ON m.exchange = i.exchange AND m.symbol = p.symbol"
-				 "   WHERE p.account_id = $1 AND p.qty <> 0) e", 2, types2);
-	if (run_latest(book_plan, args) != SPI_OK_SELECT || SPI_processed != 1)
-		elog(ERROR, "sigmax: reading the account's book failed");
-	ctx->position = col_numeric(1, &isnull);
-	ctx->working_buy = col_numeric(2, &isnull);
-	ctx->working_sell = col_numeric(3, &isnull);
-	ctx->open_orders = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 4, &isnull));
-	ctx->working_notional = col_numeric(5, &isnull);
-	ctx->working_buy_notional = col_numeric(6, &isnull);
-	ctx->gross_exposure = col_numeric(7, &isnull);
-	ctx->position_value = col_numeric(8, &isnull);
+	load_book(req, snap, ctx);
 	ctx->equity = num_add(ctx->cash, ctx->position_value);
 
 	/*
@@ -460,31 +558,28 @@ order_load_context(const OrderRequest *req, bool dry_run, OrderContext *ctx)
 	if (req->client_order_id != NULL)
 	{
 		args[1] = CStringGetTextDatum(req->client_order_id);
-		sigmax_keep_plan(&duplicate_plan,
-					 "SELECT order_id, symbol, side, order_type, qty, limit_price, status, "
-					 "coalesce(reason_code, ''), coalesce(reason, '') "
-					 "FROM sigmax.orders WHERE account_id = $1 AND client_order_id = $2", 2, types2);
-		if (run_latest(duplicate_plan, args) != SPI_OK_SELECT)
-			elog(ERROR, "sigmax: reading client_order_id failed");
-		if (SPI_processed == 1)
+		row_lookup_begin(&rl, "orders", "orders_account_id_client_order_id_key", snap, 2, args);
+		if (row_lookup_next(&rl))
 		{
-			HeapTuple	tup = SPI_tuptable->vals[0];
-			TupleDesc	desc = SPI_tuptable->tupdesc;
-			Numeric		qty = col_numeric(5, &isnull);
-			Numeric		px = col_numeric_or_null(6);
+			Numeric		qty = row_lookup_numeric(&rl, row_lookup_attnum(&rl, "qty"));
+			Numeric		px = row_lookup_numeric(&rl, row_lookup_attnum(&rl, "limit_price"));
+			char	   *code = row_lookup_cstring(&rl, row_lookup_attnum(&rl, "reason_code"));
+			char	   *reason = row_lookup_cstring(&rl, row_lookup_attnum(&rl, "reason"));
 
-			ctx->dup_order_id = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
-			ctx->dup_status = SPI_getvalue(tup, desc, 7);
-			ctx->dup_reason_code = SPI_getvalue(tup, desc, 8);
-			ctx->dup_reason = SPI_getvalue(tup, desc, 9);
-			ctx->dup_same = strcmp(SPI_getvalue(tup, desc, 2), req->symbol) == 0 &&
-				strcmp(SPI_getvalue(tup, desc, 3), req->buy ? "buy" : "sell") == 0 &&
-				strcmp(SPI_getvalue(tup, desc, 4), req->market ? "market" : "limit") == 0 &&
+			ctx->dup_order_id = DatumGetInt64(row_lookup_byval(&rl, row_lookup_attnum(&rl, "order_id"), (Datum) 0));
+			ctx->dup_status = row_lookup_cstring(&rl, row_lookup_attnum(&rl, "status"));
+			ctx->dup_reason_code = code ? code : "";
+			ctx->dup_reason = reason ? reason : "";
+			ctx->dup_same = row_lookup_text_eq(&rl, row_lookup_attnum(&rl, "symbol"), req->symbol) &&
+				row_lookup_text_eq(&rl, row_lookup_attnum(&rl, "side"), req->buy ? "buy" : "sell") &&
+				row_lookup_text_eq(&rl, row_lookup_attnum(&rl, "order_type"), req->market ? "market" : "limit") &&
 				num_cmp(qty, req->qty) == 0 &&
 				((px == NULL && req->limit_price == NULL) ||
 				 (px != NULL && req->limit_price != NULL && num_cmp(px, req->limit_price) == 0));
 		}
+		row_lookup_end(&rl);
 	}
+	UnregisterSnapshot(snap);
 }
 
 /* ---- the checks ---- */

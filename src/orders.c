@@ -84,21 +84,33 @@ ledger_order(const char *action, int64 order_id, const OrderRequest *req, const 
 					   DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data))));
 }
 
+/*
+ * The verdict as the function's result row. Its blessed descriptor is built
+ * once per call site and kept in fn_extra: check_order runs in loops.
+ */
 static Datum
 result_row(FunctionCallInfo fcinfo, bool has_id, int64 order_id, const char *status,
 		   const char *reason_code, const char *reason)
 {
-	TupleDesc	tupdesc;
+	TupleDesc	tupdesc = (TupleDesc) fcinfo->flinfo->fn_extra;
 	Datum		values[4];
 	bool		nulls[4] = {!has_id, false, reason_code == NULL, reason == NULL};
 
-	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "sigmax: order functions must return a row");
+	if (tupdesc == NULL)
+	{
+		MemoryContext old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
+
+		if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+			elog(ERROR, "sigmax: order functions must return a row");
+		tupdesc = BlessTupleDesc(CreateTupleDescCopy(tupdesc));
+		fcinfo->flinfo->fn_extra = tupdesc;
+		MemoryContextSwitchTo(old);
+	}
 	values[0] = Int64GetDatum(order_id);
 	values[1] = CStringGetTextDatum(status);
 	values[2] = reason_code ? CStringGetTextDatum(reason_code) : (Datum) 0;
 	values[3] = reason ? CStringGetTextDatum(reason) : (Datum) 0;
-	return HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc), values, nulls));
+	return HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls));
 }
 
 /*

@@ -1,0 +1,229 @@
+/*
+ * row_lookup.c
+ *	  Reads of sigmax's own tables through one of their btree indexes, with no
+ *	  planner or executor: the order path's hot reads (docs/risk-checks.md).
+ */
+#include "postgres.h"
+
+#include "access/genam.h"
+#include "access/relscan.h"
+#include "access/stratnum.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "catalog/namespace.h"
+#include "executor/tuptable.h"
+#include "utils/builtins.h"
+#include "utils/datum.h"
+#include "utils/fmgroids.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+
+#include "row_lookup.h"
+#include "sigmax.h"
+
+/*
+ * Relation OIDs by name, resolved once and forgotten on any relcache
+ * invalidation of one of them (DROP EXTENSION, ALTER, a restore) or of all.
+ */
+#define MAX_CACHED_COLUMNS 16
+
+typedef struct NamedRelation
+{
+	const char *name;
+	Oid			relid;
+	int			ncolumns;		/* column numbers found so far, by name */
+	const char *columns[MAX_CACHED_COLUMNS];
+	AttrNumber	attnums[MAX_CACHED_COLUMNS];
+} NamedRelation;
+
+#define MAX_NAMED_RELATIONS 32
+static NamedRelation named_relations[MAX_NAMED_RELATIONS];
+static int	n_named_relations = 0;
+static bool lookup_callback_registered = false;
+
+/* Relcache invalidation callback: forget every resolved OID, look nothing up. */
+static void
+row_lookup_invalidate(Datum arg, Oid relid)
+{
+	for (int i = 0; i < n_named_relations; i++)
+		if (relid == InvalidOid || named_relations[i].relid == relid)
+		{
+			named_relations[i].relid = InvalidOid;
+			named_relations[i].ncolumns = 0;
+		}
+}
+
+/* The entry of sigmax.<name>, its OID resolved; an error when the extension's object is missing. */
+static int
+named_relation(const char *name)
+{
+	int			i;
+	Oid			nsp;
+
+	if (!lookup_callback_registered)
+	{
+		CacheRegisterRelcacheCallback(row_lookup_invalidate, (Datum) 0);
+		lookup_callback_registered = true;
+	}
+	/* Callers pass string literals: compare addresses first, names only when that fails. */
+	for (i = 0; i < n_named_relations; i++)
+		if (named_relations[i].name == name)
+			break;
+	if (i == n_named_relations)
+		for (i = 0; i < n_named_relations; i++)
+			if (strcmp(named_relations[i].name, name) == 0)
+				break;
+	if (i < n_named_relations && OidIsValid(named_relations[i].relid))
+		return i;
+
+	nsp = get_namespace_oid("sigmax", false);
+	if (i == n_named_relations)
+	{
+		if (n_named_relations == MAX_NAMED_RELATIONS)
+			elog(ERROR, "sigmax: too many relations for row lookups");
+		named_relations[i].name = name;
+		named_relations[i].ncolumns = 0;
+		n_named_relations++;
+	}
+	named_relations[i].relid = get_relname_relid(name, nsp);
+	if (!OidIsValid(named_relations[i].relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("sigmax is not installed correctly"),
+				 errdetail("The relation sigmax.%s is missing.", name),
+				 errhint("Reinstall the extension with DROP EXTENSION and CREATE EXTENSION.")));
+	return i;
+}
+
+/*
+ * Column number of a named column of the scanned relation, remembered by the
+ * address of the caller's name (a literal) until the relation is invalidated.
+ */
+AttrNumber
+row_lookup_attnum(const RowLookup *rl, const char *column)
+{
+	NamedRelation *nr = &named_relations[rl->named];
+	TupleDesc	desc = RelationGetDescr(rl->heap);
+
+	for (int i = 0; i < nr->ncolumns; i++)
+		if (nr->columns[i] == column)
+			return nr->attnums[i];
+	for (int i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+
+		if (!att->attisdropped && strcmp(NameStr(att->attname), column) == 0)
+		{
+			if (nr->ncolumns < MAX_CACHED_COLUMNS)
+			{
+				nr->columns[nr->ncolumns] = column;
+				nr->attnums[nr->ncolumns] = att->attnum;
+				nr->ncolumns++;
+			}
+			return att->attnum;
+		}
+	}
+	elog(ERROR, "sigmax: column %s of %s is missing", column, RelationGetRelationName(rl->heap));
+	return InvalidAttrNumber;	/* keep the compiler quiet */
+}
+
+/*
+ * Start an equality scan of sigmax.<relname> through sigmax.<indexname> on
+ * its first nkeys columns, with the given snapshot. Keys are int8 or text;
+ * text keys compare under the index column's collation, as the index sorts.
+ */
+void
+row_lookup_begin(RowLookup *rl, const char *relname, const char *indexname,
+				 Snapshot snapshot, int nkeys, const Datum *keys)
+{
+	ScanKeyData scankeys[ROW_LOOKUP_MAX_KEYS];
+
+	Assert(nkeys >= 1 && nkeys <= ROW_LOOKUP_MAX_KEYS);
+	rl->named = named_relation(relname);
+	rl->heap = table_open(named_relations[rl->named].relid, AccessShareLock);
+	rl->index = index_open(named_relations[named_relation(indexname)].relid, AccessShareLock);
+	for (int i = 0; i < nkeys; i++)
+	{
+		Oid			keytype = TupleDescAttr(RelationGetDescr(rl->index), i)->atttypid;
+		RegProcedure eqproc;
+
+		if (keytype == INT8OID)
+			eqproc = F_INT8EQ;
+		else if (keytype == TEXTOID)
+			eqproc = F_TEXTEQ;
+		else
+			elog(ERROR, "sigmax: index %s has a key of unsupported type %u", indexname, keytype);
+		ScanKeyEntryInitialize(&scankeys[i], 0, i + 1, BTEqualStrategyNumber, InvalidOid,
+							   rl->index->rd_indcollation[i], eqproc, keys[i]);
+	}
+	rl->slot = table_slot_create(rl->heap, NULL);
+	rl->scan = index_beginscan(rl->heap, rl->index, snapshot, nkeys, 0);
+	index_rescan(rl->scan, scankeys, nkeys, NULL, 0);
+}
+
+/* The next visible row, in the slot; false when there is none. */
+bool
+row_lookup_next(RowLookup *rl)
+{
+	return index_getnext_slot(rl->scan, ForwardScanDirection, rl->slot);
+}
+
+/* A copy of a numeric column of the current row in CurrentMemoryContext; NULL for SQL NULL. */
+Numeric
+row_lookup_numeric(RowLookup *rl, AttrNumber attnum)
+{
+	bool		isnull;
+	Datum		d = slot_getattr(rl->slot, attnum, &isnull);
+
+	return isnull ? NULL : DatumGetNumericCopy(d);
+}
+
+/* A column of the current row that is passed by value (bool, int, timestamps), or the default when NULL. */
+Datum
+row_lookup_byval(RowLookup *rl, AttrNumber attnum, Datum if_null)
+{
+	bool		isnull;
+	Datum		d = slot_getattr(rl->slot, attnum, &isnull);
+
+	return isnull ? if_null : d;
+}
+
+/* A palloc'd C string of a text column of the current row; NULL for SQL NULL. */
+char *
+row_lookup_cstring(RowLookup *rl, AttrNumber attnum)
+{
+	bool		isnull;
+	Datum		d = slot_getattr(rl->slot, attnum, &isnull);
+
+	return isnull ? NULL : TextDatumGetCString(d);
+}
+
+/* True when a text column of the current row equals s (byte-wise, as the checks' constants are ASCII). */
+bool
+row_lookup_text_eq(RowLookup *rl, AttrNumber attnum, const char *s)
+{
+	bool		isnull;
+	Datum		d = slot_getattr(rl->slot, attnum, &isnull);
+	text	   *t;
+	size_t		len = strlen(s);
+	bool		eq;
+
+	if (isnull)
+		return false;
+	t = DatumGetTextPP(d);
+	eq = VARSIZE_ANY_EXHDR(t) == len && memcmp(VARDATA_ANY(t), s, len) == 0;
+	if ((Pointer) t != DatumGetPointer(d))
+		pfree(t);
+	return eq;
+}
+
+/* End the scan and close the relations; their locks are kept to the end of the transaction. */
+void
+row_lookup_end(RowLookup *rl)
+{
+	index_endscan(rl->scan);
+	ExecDropSingleTupleTableSlot(rl->slot);
+	index_close(rl->index, NoLock);
+	table_close(rl->heap, NoLock);
+}
