@@ -24,7 +24,8 @@ OBJS = \
 	src/http.o \
 	src/worker_status.o \
 	src/worker.o \
-	src/auth.o
+	src/auth.o \
+	src/api_limits.o
 
 DATA = $(wildcard sigmax--*.sql)
 

@@ -208,7 +208,8 @@ CREATE TABLE sigmax.api_keys (
 	expires_at    timestamptz,
 	revoked_at    timestamptz,
 	revoked_by    text,
-	replaced_by   bigint      REFERENCES sigmax.api_keys
+	replaced_by   bigint      REFERENCES sigmax.api_keys,
+	rate_limits   jsonb       NOT NULL DEFAULT '{}' CHECK (jsonb_typeof(rate_limits) = 'object')
 );
 CREATE UNIQUE INDEX api_keys_live_name ON sigmax.api_keys (name) WHERE revoked_at IS NULL;
 
@@ -343,12 +344,13 @@ BEGIN
 	SELECT * INTO issued FROM sigmax._issue_api_key(k.name, k.role, k.account_ids, k.allowed_cidrs, k.expires_at,
 	                                                'api_key.rotated', k.key_id);
 	UPDATE sigmax.api_keys x SET replaced_by = issued.key_id WHERE x.key_id = k.key_id;
+	UPDATE sigmax.api_keys x SET rate_limits = k.rate_limits WHERE x.key_id = issued.key_id;
 	RETURN issued.token;
 END
 $$;
 
 COMMENT ON FUNCTION sigmax.rotate_api_key(bigint) IS
-'Replace a key by a new one with the same name, role, accounts, CIDRs and expiry; the old one is revoked. Returns the new token, once.';
+'Replace a key by a new one with the same name, role, accounts, CIDRs, expiry and rate limits; the old one is revoked. Returns the new token, once.';
 
 CREATE FUNCTION sigmax.authenticate(token text,
 	OUT authenticated boolean, OUT key_id bigint, OUT role text, OUT account_ids bigint[], OUT reason text)
@@ -418,7 +420,78 @@ GRANT EXECUTE ON FUNCTION sigmax.create_api_key(text, text, bigint[], cidr[], ti
 GRANT EXECUTE ON FUNCTION sigmax.authenticate(text), sigmax.session_key(), sigmax.unbind()
 	TO sigmax_admin, sigmax_trader, sigmax_auditor;
 GRANT SELECT (key_id, name, role, account_ids, allowed_cidrs, token_prefix, created_at, created_by, expires_at,
-	revoked_at, revoked_by, replaced_by) ON sigmax.api_keys TO sigmax_admin;
+	revoked_at, revoked_by, replaced_by, rate_limits) ON sigmax.api_keys TO sigmax_admin;
+
+/*
+ * Per-key, per-function rate limits. The defaults are settings
+ * (sigmax.api_rate_submit_order, _check_order, _default, _authenticate); a
+ * key's rate_limits override them, function by function, from the key's next
+ * authenticate. The buckets live in shared memory (src/api_limits.c).
+ */
+CREATE FUNCTION sigmax.set_api_key_rate_limits(key_id bigint, limits jsonb)
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	merged jsonb;
+	e record;
+BEGIN
+	IF key_id IS NULL OR limits IS NULL THEN
+		RAISE EXCEPTION 'key_id and limits must not be null' USING ERRCODE = '22004';
+	END IF;
+	IF jsonb_typeof(limits) <> 'object' THEN
+		RAISE EXCEPTION 'limits must be a JSON object of function names and calls a minute'
+			USING ERRCODE = '22023', HINT = 'For instance {"submit_order": 300, "check_order": null}; null restores the default.';
+	END IF;
+	SELECT k.rate_limits INTO merged FROM sigmax.api_keys k
+	 WHERE k.key_id = set_api_key_rate_limits.key_id AND k.revoked_at IS NULL FOR UPDATE;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'key % does not exist or is revoked', key_id USING ERRCODE = '22023';
+	END IF;
+	FOR e IN SELECT j.key, j.value FROM jsonb_each(limits) j LOOP
+		IF NOT EXISTS (SELECT 1 FROM pg_proc p
+		                WHERE p.pronamespace = 'sigmax'::regnamespace AND p.proname = e.key
+		                  AND e.key !~ '^_' AND e.key NOT IN ('authenticate', 'unbind', 'session_key', 'version')) THEN
+			RAISE EXCEPTION 'no per-key rate limit applies to "%"', left(e.key, 64) USING ERRCODE = '22023',
+				DETAIL = 'Keys are names of public sigmax functions; authenticate is limited per client address by sigmax.api_rate_authenticate.';
+		END IF;
+		IF jsonb_typeof(e.value) = 'null' THEN
+			merged := merged - e.key;
+		ELSIF jsonb_typeof(e.value) = 'number' AND e.value::numeric = trunc(e.value::numeric)
+		      AND e.value::numeric BETWEEN 0 AND 1000000 THEN
+			merged := merged || jsonb_build_object(e.key, e.value::numeric::integer);
+		ELSE
+			RAISE EXCEPTION 'the limit of % must be a whole number of calls a minute from 0 (no limit) to 1000000, or null',
+				e.key USING ERRCODE = '22023';
+		END IF;
+	END LOOP;
+	IF (SELECT count(*) FROM jsonb_object_keys(merged)) > 16 THEN
+		RAISE EXCEPTION 'a key has at most 16 function limits' USING ERRCODE = '54000';
+	END IF;
+	UPDATE sigmax.api_keys k SET rate_limits = merged WHERE k.key_id = set_api_key_rate_limits.key_id;
+	PERFORM sigmax._audit_write('system', 'api_key.rate_limits',
+		jsonb_build_object('key_id', key_id, 'rate_limits', merged, 'by', session_user));
+	RETURN merged;
+END
+$$;
+
+COMMENT ON FUNCTION sigmax.set_api_key_rate_limits(bigint, jsonb) IS
+'Set a key''s own calls-a-minute limits per function ({"submit_order": 300}; null restores the setting''s default); applies from the key''s next authenticate. Ledgered.';
+
+CREATE FUNCTION sigmax.api_rate_status(
+	OUT key_id bigint, OUT address text, OUT function text, OUT per_minute integer, OUT tokens integer,
+	OUT rejections bigint, OUT last_rejected_at timestamptz)
+RETURNS SETOF record
+LANGUAGE c VOLATILE
+AS 'MODULE_PATHNAME', 'sigmax_api_rate_status';
+
+COMMENT ON FUNCTION sigmax.api_rate_status() IS
+'The API rate buckets of this database from shared memory: a key (or, for authenticate, a client address), the function, its limit, tokens left and refusals since startup.';
+
+REVOKE ALL ON FUNCTION sigmax.set_api_key_rate_limits(bigint, jsonb), sigmax.api_rate_status() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION sigmax.set_api_key_rate_limits(bigint, jsonb) TO sigmax_admin;
+GRANT EXECUTE ON FUNCTION sigmax.api_rate_status() TO sigmax_admin, sigmax_auditor;
 
 /* ---------------------------------------------------------------------------
  * Row security: a session bound to a trader's key reads its accounts' rows only.

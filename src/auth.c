@@ -59,12 +59,24 @@ typedef struct AuthShared
 {
 	LWLock	   *lock;
 	AddressFailures slots[LOCKOUT_SLOTS];
-	uint64		lockout_seq;	/* lockouts since startup */
-	uint64		lockout_done;	/* those the worker has ledgered and alerted */
-	SigmaxLockout events[SIGMAX_LOCKOUT_EVENTS];	/* the latest, by seq */
+	TimestampTz burst_window_start;	/* failed authentications from any address */
+	int			burst_failures;
+	bool		burst_reported;	/* once a window */
+	uint64		event_seq;		/* security events since startup */
+	uint64		event_done;		/* those the worker has ledgered and alerted */
+	SigmaxSecurityEvent events[SIGMAX_SECURITY_EVENTS];	/* the latest, by seq */
 } AuthShared;
 
 static AuthShared *auth_shared = NULL;
+
+#define MAX_RATE_OVERRIDES 16		/* sigmax.set_api_key_rate_limits accepts no more */
+
+/* A key's own limit for one function, calls a minute. */
+typedef struct RateOverride
+{
+	char		function[NAMEDATALEN];
+	int			per_minute;
+} RateOverride;
 
 /* The key this session is bound to (0: none), and the binding its transaction will commit. */
 typedef struct Binding
@@ -75,6 +87,8 @@ typedef struct Binding
 	char		role[NAMEDATALEN];
 	int			naccounts;
 	int64	   *accounts;		/* in TopMemoryContext */
+	int			noverrides;
+	RateOverride overrides[MAX_RATE_OVERRIDES];	/* read at authenticate */
 } Binding;
 
 static Binding bound = {0};
@@ -176,18 +190,73 @@ locked_until(const char *address)
 	return until > now ? until : 0;
 }
 
+/* Queue an event for the worker; the caller holds auth_shared->lock exclusively. */
+static void
+queue_event_locked(SigmaxSecurityEventKind kind, const char *subject, const char *function,
+				   int count, int limit, TimestampTz until)
+{
+	SigmaxSecurityEvent *e;
+
+	auth_shared->event_seq++;
+	e = &auth_shared->events[auth_shared->event_seq % SIGMAX_SECURITY_EVENTS];
+	memset(e, 0, sizeof(*e));
+	e->kind = kind;
+	strlcpy(e->subject, subject, sizeof(e->subject));
+	if (function)
+		strlcpy(e->function, function, sizeof(e->function));
+	e->at = GetCurrentTimestamp();
+	e->until = until;
+	e->count = count;
+	e->limit = limit;
+}
+
+/*
+ * Record a security event in shared memory, where an aborted transaction
+ * cannot undo it, and wake the worker to ledger it and raise its alert.
+ */
+void
+sigmax_security_event(SigmaxSecurityEventKind kind, const char *subject, const char *function,
+					  int count, int limit, TimestampTz until)
+{
+	if (auth_shared == NULL)
+		return;
+	LWLockAcquire(auth_shared->lock, LW_EXCLUSIVE);
+	queue_event_locked(kind, subject, function, count, limit, until);
+	LWLockRelease(auth_shared->lock);
+	sigmax_worker_wake();
+}
+
 /*
  * Count a failure of the address in shared memory, where an aborted
  * transaction cannot undo it. Returns true when this failure locks it out.
+ * Failures from every address are counted too: sigmax.auth_failure_burst of
+ * them in a minute is a burst (many addresses guessing), reported once a
+ * minute.
  */
 static bool
 count_failure(const char *address)
 {
 	TimestampTz now = GetCurrentTimestamp();
 	AddressFailures *s;
+	bool		wake = false;
 	bool		locks = false;
 
 	LWLockAcquire(auth_shared->lock, LW_EXCLUSIVE);
+	if (now - auth_shared->burst_window_start > USECS_PER_MINUTE)
+	{
+		auth_shared->burst_window_start = now;
+		auth_shared->burst_failures = 0;
+		auth_shared->burst_reported = false;
+	}
+	auth_shared->burst_failures++;
+	if (sigmax_auth_failure_burst > 0 && auth_shared->burst_failures >= sigmax_auth_failure_burst &&
+		!auth_shared->burst_reported)
+	{
+		auth_shared->burst_reported = true;
+		queue_event_locked(SECURITY_EVENT_AUTH_BURST, "every address", NULL,
+						   auth_shared->burst_failures, sigmax_auth_failure_burst, 0);
+		wake = true;
+	}
 	s = address_slot(address);
 	if (s != NULL)
 	{
@@ -200,31 +269,25 @@ count_failure(const char *address)
 		s->last_seen = now;
 		if (s->failures >= sigmax_auth_max_failures && s->locked_until <= now)
 		{
-			SigmaxLockout *e;
-
 			s->locked_until = now + (TimestampTz) sigmax_auth_lockout_s * USECS_PER_SEC;
 			locks = true;
-			/* for the worker, which ledgers and alerts in a transaction of its own */
-			auth_shared->lockout_seq++;
-			e = &auth_shared->events[auth_shared->lockout_seq % SIGMAX_LOCKOUT_EVENTS];
-			strlcpy(e->address, address, sizeof(e->address));
-			e->at = now;
-			e->until = s->locked_until;
-			e->failures = s->failures;
+			queue_event_locked(SECURITY_EVENT_LOCKOUT, address, NULL, s->failures,
+							   sigmax_auth_max_failures, s->locked_until);
+			wake = true;
 		}
 	}
 	LWLockRelease(auth_shared->lock);
-	if (locks)
+	if (wake)
 		sigmax_worker_wake();
 	return locks;
 }
 
 /*
- * Copy the lockouts the worker has not reported yet (the oldest that still
- * fit); *upto is what to pass to sigmax_auth_lockouts_reported.
+ * Copy the security events the worker has not reported yet (the oldest that
+ * still fit); *upto is what to pass to sigmax_security_events_reported.
  */
 int
-sigmax_auth_pending_lockouts(SigmaxLockout *out, uint64 *upto)
+sigmax_pending_security_events(SigmaxSecurityEvent *out, uint64 *upto)
 {
 	uint64		seq;
 	uint64		from;
@@ -233,21 +296,21 @@ sigmax_auth_pending_lockouts(SigmaxLockout *out, uint64 *upto)
 	if (auth_shared == NULL)
 		return 0;
 	LWLockAcquire(auth_shared->lock, LW_SHARED);
-	seq = auth_shared->lockout_seq;
-	from = Max(auth_shared->lockout_done, seq > SIGMAX_LOCKOUT_EVENTS ? seq - SIGMAX_LOCKOUT_EVENTS : 0);
+	seq = auth_shared->event_seq;
+	from = Max(auth_shared->event_done, seq > SIGMAX_SECURITY_EVENTS ? seq - SIGMAX_SECURITY_EVENTS : 0);
 	for (; from < seq; from++)
-		out[n++] = auth_shared->events[(from + 1) % SIGMAX_LOCKOUT_EVENTS];
+		out[n++] = auth_shared->events[(from + 1) % SIGMAX_SECURITY_EVENTS];
 	LWLockRelease(auth_shared->lock);
 	*upto = seq;
 	return n;
 }
 
-/* The worker committed the report of the lockouts up to upto. */
+/* The worker committed the report of the events up to upto. */
 void
-sigmax_auth_lockouts_reported(uint64 upto)
+sigmax_security_events_reported(uint64 upto)
 {
 	LWLockAcquire(auth_shared->lock, LW_EXCLUSIVE);
-	auth_shared->lockout_done = Max(auth_shared->lockout_done, upto);
+	auth_shared->event_done = Max(auth_shared->event_done, upto);
 	LWLockRelease(auth_shared->lock);
 }
 
@@ -479,7 +542,9 @@ sigmax_authenticate(PG_FUNCTION_ARGS)
 					 "SELECT k.key_id, k.role, k.account_ids, k.token_hash, "
 					 "k.revoked_at IS NOT NULL, coalesce(k.expires_at <= now(), false), "
 					 "CASE WHEN k.allowed_cidrs IS NULL THEN true WHEN $2 IS NULL THEN false "
-					 "ELSE $2 <<= ANY (k.allowed_cidrs) END "
+					 "ELSE $2 <<= ANY (k.allowed_cidrs) END, "
+					 "(SELECT array_agg(e.key ORDER BY e.key) FROM jsonb_each(k.rate_limits) e), "
+					 "(SELECT array_agg((e.value)::integer ORDER BY e.key) FROM jsonb_each(k.rate_limits) e) "
 					 "FROM sigmax.api_keys k WHERE k.token_hash = $1", 2, types);
 	args[0] = PointerGetDatum(sigmax_bytea(hash, SIGMAX_HASH_LEN));
 	if (strcmp(address, "local") == 0)
@@ -528,6 +593,32 @@ sigmax_authenticate(PG_FUNCTION_ARGS)
 		for (i = 0; i < n; i++)
 			pending.accounts[i] = DatumGetInt64(elems[i]);
 		pending.naccounts = n;
+		{
+			Datum		names = SPI_getbinval(tup, desc, 8, &isnull);
+			Datum		limits;
+			bool		limits_null;
+
+			limits = SPI_getbinval(tup, desc, 9, &limits_null);
+			if (!isnull && !limits_null)
+			{
+				Datum	   *name_elems;
+				Datum	   *limit_elems;
+				int			nnames;
+				int			nlimits;
+
+				deconstruct_array(DatumGetArrayTypeP(names), TEXTOID, -1, false, TYPALIGN_INT,
+								  &name_elems, NULL, &nnames);
+				deconstruct_array(DatumGetArrayTypeP(limits), INT4OID, 4, true, TYPALIGN_INT,
+								  &limit_elems, NULL, &nlimits);
+				for (i = 0; i < nnames && i < nlimits && i < MAX_RATE_OVERRIDES; i++)
+				{
+					text_to_cstring_buffer(DatumGetTextPP(name_elems[i]), pending.overrides[i].function,
+										   NAMEDATALEN);
+					pending.overrides[i].per_minute = DatumGetInt32(limit_elems[i]);
+				}
+				pending.noverrides = i;
+			}
+		}
 		pending_set = true;
 		pending_subid = GetCurrentSubTransactionId();
 		if (!callback_registered)
@@ -697,11 +788,22 @@ static fmgr_hook_type prev_fmgr_hook = NULL;
 static int	api_depth = 0;
 static HTAB *public_fns = NULL;
 
+typedef enum RateClass
+{
+	RATE_NONE,					/* unbind, session_key, version: never limited */
+	RATE_AUTHENTICATE,			/* per client address */
+	RATE_SUBMIT_ORDER,
+	RATE_CHECK_ORDER,
+	RATE_DEFAULT,				/* every other function: reads and administration */
+} RateClass;
+
 typedef struct PublicFn
 {
 	Oid			fn_oid;
 	bool		is_public;		/* a sigmax function whose name has no leading "_" */
 	bool		before_auth;	/* callable before authenticating */
+	RateClass	rate_class;
+	char		name[NAMEDATALEN];
 } PublicFn;
 
 /* Forget what was learnt about functions (pg_proc or pg_namespace changed). */
@@ -739,6 +841,8 @@ public_fn(Oid fn_oid)
 
 		entry->is_public = false;
 		entry->before_auth = false;
+		entry->rate_class = RATE_NONE;
+		entry->name[0] = '\0';
 		if (HeapTupleIsValid(tup))
 		{
 			Form_pg_proc proc = (Form_pg_proc) GETSTRUCT(tup);
@@ -748,6 +852,17 @@ public_fn(Oid fn_oid)
 			entry->is_public = nsp != NULL && strcmp(nsp, "sigmax") == 0 && name[0] != '_';
 			entry->before_auth = strcmp(name, "authenticate") == 0 || strcmp(name, "unbind") == 0 ||
 				strcmp(name, "session_key") == 0 || strcmp(name, "version") == 0;
+			strlcpy(entry->name, name, NAMEDATALEN);
+			if (strcmp(name, "authenticate") == 0)
+				entry->rate_class = RATE_AUTHENTICATE;
+			else if (entry->before_auth)
+				entry->rate_class = RATE_NONE;
+			else if (strcmp(name, "submit_order") == 0)
+				entry->rate_class = RATE_SUBMIT_ORDER;
+			else if (strcmp(name, "check_order") == 0)
+				entry->rate_class = RATE_CHECK_ORDER;
+			else
+				entry->rate_class = RATE_DEFAULT;
 			ReleaseSysCache(tup);
 		}
 	}
@@ -769,7 +884,31 @@ auth_needs_fmgr_hook(Oid fn_oid)
 	return public_fn(fn_oid)->is_public;
 }
 
-/* The check at the outermost sigmax call. */
+/* Calls a minute the bound key may make of the function: the key's own limit, else the setting. */
+static int
+key_rate_limit(const PublicFn *fn)
+{
+	for (int i = 0; i < bound.noverrides; i++)
+		if (strcmp(bound.overrides[i].function, fn->name) == 0)
+			return bound.overrides[i].per_minute;
+	switch (fn->rate_class)
+	{
+		case RATE_SUBMIT_ORDER:
+			return sigmax_api_rate_submit_order;
+		case RATE_CHECK_ORDER:
+			return sigmax_api_rate_check_order;
+		case RATE_DEFAULT:
+			return sigmax_api_rate_default;
+		default:
+			return 0;
+	}
+}
+
+/*
+ * The check at the outermost sigmax call: the key's role may execute the
+ * function, an unbound session may call it, and the call fits the rate
+ * limits (per key and function; per client address for authenticate).
+ */
 static void
 check_api_call(Oid fn_oid)
 {
@@ -777,6 +916,14 @@ check_api_call(Oid fn_oid)
 
 	if (!fn->is_public || superuser_arg(GetSessionUserId()))
 		return;
+	if (fn->rate_class == RATE_AUTHENTICATE)
+	{
+		char		address[ADDR_LEN];
+
+		client_address(address, sizeof(address));
+		sigmax_api_rate_take(0, address, fn_oid, fn->name, sigmax_api_rate_authenticate);
+		return;
+	}
 	if (bound.key_id != 0)
 	{
 		Oid			role = get_role_oid(bound.role, true);
@@ -784,8 +931,10 @@ check_api_call(Oid fn_oid)
 		if (!OidIsValid(role) || pg_proc_aclcheck(fn_oid, role, ACL_EXECUTE) != ACLCHECK_OK)
 			ereport(ERROR,
 					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-					 errmsg("API key " INT64_FORMAT " may not call %s()", bound.key_id, get_func_name(fn_oid)),
+					 errmsg("API key " INT64_FORMAT " may not call %s()", bound.key_id, fn->name),
 					 errdetail("The key's role %s may not execute it.", bound.role)));
+		if (fn->rate_class != RATE_NONE)
+			sigmax_api_rate_take(bound.key_id, NULL, fn_oid, fn->name, key_rate_limit(fn));
 	}
 	else if (sigmax_require_api_key && !fn->before_auth)
 		refuse_unauthenticated();

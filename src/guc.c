@@ -36,6 +36,12 @@ bool		sigmax_require_api_key = false;
 int			sigmax_auth_max_failures = 5;
 int			sigmax_auth_failure_window_s = 300;
 int			sigmax_auth_lockout_s = 900;
+int			sigmax_auth_failure_burst = 20;
+int			sigmax_api_rate_submit_order = 100;
+int			sigmax_api_rate_check_order = 1000;
+int			sigmax_api_rate_authenticate = 10;
+int			sigmax_api_rate_default = 600;
+int			sigmax_api_rate_alert_after = 3;
 
 static const struct config_enum_entry trading_mode_options[] = {
 	{"paper", SIGMAX_MODE_PAPER, false},
@@ -273,6 +279,72 @@ sigmax_define_gucs(void)
 							86400 * 7,
 							PGC_SIGHUP,
 							GUC_UNIT_S,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("sigmax.auth_failure_burst",
+							"Failed authentications from all addresses in a minute that raise an auth_failure_burst alert.",
+							"Catches guessing spread over many addresses, which no single address's lockout sees. 0 turns it off.",
+							&sigmax_auth_failure_burst,
+							20,
+							0,
+							1000000,
+							PGC_SIGHUP,
+							0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("sigmax.api_rate_submit_order",
+							"Calls of submit_order a minute per API key.",
+							"A key's own limit (sigmax.set_api_key_rate_limits) overrides it. 0: no limit.",
+							&sigmax_api_rate_submit_order,
+							100,
+							0,
+							1000000,
+							PGC_SIGHUP,
+							0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("sigmax.api_rate_check_order",
+							"Calls of check_order a minute per API key.",
+							"A key's own limit (sigmax.set_api_key_rate_limits) overrides it. 0: no limit.",
+							&sigmax_api_rate_check_order,
+							1000,
+							0,
+							1000000,
+							PGC_SIGHUP,
+							0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("sigmax.api_rate_default",
+							"Calls a minute per API key of each other sigmax function (reads and administration).",
+							"A key's own limit (sigmax.set_api_key_rate_limits) overrides it. 0: no limit.",
+							&sigmax_api_rate_default,
+							600,
+							0,
+							1000000,
+							PGC_SIGHUP,
+							0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("sigmax.api_rate_authenticate",
+							"Calls of authenticate a minute per client address, whatever the outcome.",
+							"0: no limit. Failed authentications also count towards sigmax.auth_max_failures.",
+							&sigmax_api_rate_authenticate,
+							10,
+							0,
+							1000000,
+							PGC_SIGHUP,
+							0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("sigmax.api_rate_alert_after",
+							"Refusals by one API rate limit within a minute that raise an api_rate_limit alert.",
+							NULL,
+							&sigmax_api_rate_alert_after,
+							3,
+							1,
+							1000000,
+							PGC_SIGHUP,
+							0,
 							NULL, NULL, NULL);
 
 	/* Sized at startup: defined only when preloading, as PostgreSQL requires. */

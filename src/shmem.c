@@ -124,7 +124,8 @@ shared_size(void)
 {
 	return add_size(add_size(MAXALIGN(sizeof(SigmaxShared)),
 							 hash_estimate_size(sigmax_max_rate_buckets, sizeof(RateBucket))),
-					add_size(sigmax_worker_shmem_size(), sigmax_auth_shmem_size()));
+					add_size(add_size(sigmax_worker_shmem_size(), sigmax_auth_shmem_size()),
+							 sigmax_api_limits_shmem_size()));
 }
 
 static void
@@ -136,6 +137,7 @@ sigmax_shmem_request(void)
 	RequestNamedLWLockTranche("sigmax", 1);
 	RequestNamedLWLockTranche("sigmax_worker", 1);
 	RequestNamedLWLockTranche("sigmax_auth", 1);
+	RequestNamedLWLockTranche("sigmax_api_limits", 1);
 }
 
 static void
@@ -170,6 +172,7 @@ sigmax_shmem_startup(void)
 								 sigmax_max_rate_buckets, &info, HASH_ELEM | HASH_BLOBS | HASH_FIXED_SIZE);
 	sigmax_worker_shmem_init();
 	sigmax_auth_shmem_init();
+	sigmax_api_limits_shmem_init();
 	LWLockRelease(AddinShmemInitLock);
 }
 

@@ -34,24 +34,49 @@ extern bool sigmax_require_api_key;
 extern int	sigmax_auth_max_failures;
 extern int	sigmax_auth_failure_window_s;
 extern int	sigmax_auth_lockout_s;
+extern int	sigmax_auth_failure_burst;
+extern int	sigmax_api_rate_submit_order;
+extern int	sigmax_api_rate_check_order;
+extern int	sigmax_api_rate_authenticate;
+extern int	sigmax_api_rate_default;
+extern int	sigmax_api_rate_alert_after;
 extern void sigmax_define_gucs(void);
 
-/* auth.c */
-#define SIGMAX_LOCKOUT_EVENTS 64
-typedef struct SigmaxLockout
+/* auth.c: security events, ledgered and alerted by the worker in a transaction of its own */
+#define SIGMAX_SECURITY_EVENTS 64
+typedef enum SigmaxSecurityEventKind
 {
-	char		address[128];
-	TimestampTz at;
-	TimestampTz until;
-	int			failures;
-} SigmaxLockout;
+	SECURITY_EVENT_LOCKOUT,		/* an address failed authentication too often */
+	SECURITY_EVENT_AUTH_BURST,	/* failed authentications from every address in a minute */
+	SECURITY_EVENT_RATE_LIMITED,	/* a key or an address keeps hitting an API rate limit */
+} SigmaxSecurityEventKind;
 
-extern int	sigmax_auth_pending_lockouts(SigmaxLockout *out, uint64 *upto);
-extern void sigmax_auth_lockouts_reported(uint64 upto);
+typedef struct SigmaxSecurityEvent
+{
+	SigmaxSecurityEventKind kind;
+	char		subject[128];	/* an address (with its login role), or "key N" */
+	char		function[64];	/* the function refused (rate limits) */
+	TimestampTz at;
+	TimestampTz until;			/* a lockout's end */
+	int			count;			/* failures or rejections */
+	int			limit;			/* the limit that was hit */
+} SigmaxSecurityEvent;
+
+extern void sigmax_security_event(SigmaxSecurityEventKind kind, const char *subject, const char *function,
+								  int count, int limit, TimestampTz until);
+extern int	sigmax_pending_security_events(SigmaxSecurityEvent *out, uint64 *upto);
+extern void sigmax_security_events_reported(uint64 upto);
 extern Size sigmax_auth_shmem_size(void);
 extern void sigmax_auth_shmem_init(void);
 extern void sigmax_authorize_account(int64 account_id);
 extern void sigmax_auth_install_hooks(void);
+
+/* api_limits.c */
+extern Size sigmax_api_limits_shmem_size(void);
+extern void sigmax_api_limits_shmem_init(void);
+extern void sigmax_api_rate_take(int64 key_id, const char *address, Oid fn_oid, const char *function,
+								 int per_minute);
+extern uint64 sigmax_api_rate_rejections(void);
 
 /* sigmax.c */
 extern bool sigmax_preloaded;

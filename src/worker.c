@@ -823,56 +823,94 @@ collect_done(void)
 	}
 }
 
-typedef struct LockoutState
+typedef struct SecurityEventsState
 {
-	SigmaxLockout *events;
+	SigmaxSecurityEvent *events;
 	int			n;
-} LockoutState;
+} SecurityEventsState;
 
+/*
+ * Each kind of event: its ledger action, its alert kind and severity. The
+ * alert's dedup key is the subject, so a repeat counts on the open alert.
+ */
 static void
-report_lockouts_body(void *arg)
+report_security_events_body(void *arg)
 {
-	LockoutState *st = (LockoutState *) arg;
-	Oid			types[4] = {TEXTOID, INT4OID, TIMESTAMPTZOID, TIMESTAMPTZOID};
+	SecurityEventsState *st = (SecurityEventsState *) arg;
+	Oid			types[9] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT4OID, INT4OID, TIMESTAMPTZOID,
+	TIMESTAMPTZOID, TEXTOID};
 	int			i;
 
 	for (i = 0; i < st->n; i++)
 	{
-		Datum		args[4];
+		SigmaxSecurityEvent *e = &st->events[i];
+		Datum		args[9];
+		char		nulls[9] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
+		const char *sql;
 
-		args[0] = CStringGetTextDatum(st->events[i].address);
-		args[1] = Int32GetDatum(st->events[i].failures);
-		args[2] = TimestampTzGetDatum(st->events[i].at);
-		args[3] = TimestampTzGetDatum(st->events[i].until);
-		if (SPI_execute_with_args("WITH d AS (SELECT jsonb_build_object('address', $1, 'failures', $2, "
-								  "'at', $3, 'locked_until', $4) AS detail) "
-								  "SELECT sigmax._audit_write('system', 'auth.locked_out', d.detail), "
-								  "sigmax._raise_alert('auth_lockout', 'critical', NULL, d.detail, $1) FROM d",
-								  4, types, args, NULL, false, 1) != SPI_OK_SELECT)
-			elog(ERROR, "sigmax worker: reporting a lockout failed");
+		switch (e->kind)
+		{
+			case SECURITY_EVENT_LOCKOUT:
+				args[0] = CStringGetTextDatum("auth.locked_out");
+				args[1] = CStringGetTextDatum("auth_lockout");
+				args[2] = CStringGetTextDatum("critical");
+				break;
+			case SECURITY_EVENT_AUTH_BURST:
+				args[0] = CStringGetTextDatum("auth.failure_burst");
+				args[1] = CStringGetTextDatum("auth_failure_burst");
+				args[2] = CStringGetTextDatum("critical");
+				break;
+			case SECURITY_EVENT_RATE_LIMITED:
+				args[0] = CStringGetTextDatum("api.rate_limited");
+				args[1] = CStringGetTextDatum("api_rate_limit");
+				args[2] = CStringGetTextDatum("warning");
+				break;
+			default:
+				continue;
+		}
+		args[3] = CStringGetTextDatum(e->subject);
+		args[4] = Int32GetDatum(e->count);
+		args[5] = Int32GetDatum(e->limit);
+		args[6] = TimestampTzGetDatum(e->at);
+		args[7] = TimestampTzGetDatum(e->until);
+		nulls[7] = e->until == 0 ? 'n' : ' ';
+		args[8] = CStringGetTextDatum(e->function);
+		if (e->kind == SECURITY_EVENT_RATE_LIMITED)
+			sql = "WITH d AS (SELECT jsonb_build_object('subject', $4, 'function', $9, 'rejections', $5, "
+				"'per_minute', $6, 'at', $7) AS detail) "
+				"SELECT sigmax._audit_write('system', $1, d.detail), "
+				"sigmax._raise_alert($2, $3, NULL, d.detail, $4 || ' ' || $9) FROM d";
+		else
+			sql = "WITH d AS (SELECT jsonb_strip_nulls(jsonb_build_object('address', $4, 'failures', $5, "
+				"'max_failures', $6, 'at', $7, 'locked_until', $8)) AS detail) "
+				"SELECT sigmax._audit_write('system', $1, d.detail), "
+				"sigmax._raise_alert($2, $3, NULL, d.detail, $4) FROM d";
+		if (SPI_execute_with_args(sql, 9, types, args, nulls, false, 1) != SPI_OK_SELECT)
+			elog(ERROR, "sigmax worker: reporting a security event failed");
 	}
 }
 
 /*
- * Ledger and alert the authentication lockouts that sessions recorded in
- * shared memory: the session's own transaction may have rolled back.
+ * Ledger and alert the security events (lockouts, failure bursts, repeated
+ * rate-limit refusals) that sessions recorded in shared memory: the session's
+ * own transaction may have rolled back.
  */
 static void
-report_lockouts(void)
+report_security_events(void)
 {
-	SigmaxLockout events[SIGMAX_LOCKOUT_EVENTS];
+	SigmaxSecurityEvent events[SIGMAX_SECURITY_EVENTS];
 	uint64		upto;
-	LockoutState st = {events, 0};
+	SecurityEventsState st = {events, 0};
 	char		error[200];
 
-	st.n = sigmax_auth_pending_lockouts(events, &upto);
+	st.n = sigmax_pending_security_events(events, &upto);
 	if (st.n == 0)
 		return;
-	if (in_transaction("sigmax worker: reporting authentication lockouts", report_lockouts_body, &st,
+	if (in_transaction("sigmax worker: reporting security events", report_security_events_body, &st,
 					   error, sizeof(error)))
-		sigmax_auth_lockouts_reported(upto);
+		sigmax_security_events_reported(upto);
 	else
-		ereport(LOG, (errmsg("sigmax worker: could not report authentication lockouts: %s", error)));
+		ereport(LOG, (errmsg("sigmax worker: could not report security events: %s", error)));
 }
 
 /* How long to sleep: until the next venue is due, at most READY_RECHECK_MS. */
@@ -957,7 +995,7 @@ sigmax_worker_main(Datum main_arg)
 			next_ready_check = now + READY_RECHECK_MS * INT64CONST(1000);
 			log_once("disabled by sigmax.worker_enabled = off");
 			/* polling is off; reporting what sessions could not is not */
-			report_lockouts();
+			report_security_events();
 		}
 		else
 		{
@@ -974,7 +1012,7 @@ sigmax_worker_main(Datum main_arg)
 			{
 				start_due_requests(GetCurrentTimestamp());
 				collect_done();
-				report_lockouts();
+				report_security_events();
 			}
 		}
 

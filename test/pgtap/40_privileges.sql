@@ -3,7 +3,7 @@
 -- here until this list says who may use it. (Generated from a reviewed install; edit by hand.)
 BEGIN;
 CREATE EXTENSION sigmax;
-SELECT plan(400);
+SELECT plan(409);
 
 SELECT function_privs_are('sigmax', '_audit_write', ARRAY['text', 'text', 'jsonb']::name[], 'sigmax_admin', ARRAY[]::name[], 'sigmax_admin: _audit_write(text, text, jsonb) nothing');
 SELECT function_privs_are('sigmax', '_audit_write', ARRAY['text', 'text', 'jsonb']::name[], 'sigmax_trader', ARRAY[]::name[], 'sigmax_trader: _audit_write(text, text, jsonb) nothing');
@@ -125,6 +125,10 @@ SELECT function_privs_are('sigmax', 'add_price_feed', ARRAY['text', 'text', 'tex
 SELECT function_privs_are('sigmax', 'add_price_feed', ARRAY['text', 'text', 'text']::name[], 'sigmax_trader', ARRAY[]::name[], 'sigmax_trader: add_price_feed(text, text, text) nothing');
 SELECT function_privs_are('sigmax', 'add_price_feed', ARRAY['text', 'text', 'text']::name[], 'sigmax_auditor', ARRAY[]::name[], 'sigmax_auditor: add_price_feed(text, text, text) nothing');
 SELECT function_privs_are('sigmax', 'add_price_feed', ARRAY['text', 'text', 'text']::name[], 'public', ARRAY[]::name[], 'public: add_price_feed(text, text, text) nothing');
+SELECT function_privs_are('sigmax', 'api_rate_status', ARRAY[]::name[], 'sigmax_admin', ARRAY['EXECUTE']::name[], 'sigmax_admin: api_rate_status() EXECUTE');
+SELECT function_privs_are('sigmax', 'api_rate_status', ARRAY[]::name[], 'sigmax_trader', ARRAY[]::name[], 'sigmax_trader: api_rate_status() nothing');
+SELECT function_privs_are('sigmax', 'api_rate_status', ARRAY[]::name[], 'sigmax_auditor', ARRAY['EXECUTE']::name[], 'sigmax_auditor: api_rate_status() EXECUTE');
+SELECT function_privs_are('sigmax', 'api_rate_status', ARRAY[]::name[], 'public', ARRAY[]::name[], 'public: api_rate_status() nothing');
 SELECT function_privs_are('sigmax', 'audit_append', ARRAY['text', 'jsonb', 'text']::name[], 'sigmax_admin', ARRAY['EXECUTE']::name[], 'sigmax_admin: audit_append(text, jsonb, text) EXECUTE');
 SELECT function_privs_are('sigmax', 'audit_append', ARRAY['text', 'jsonb', 'text']::name[], 'sigmax_trader', ARRAY['EXECUTE']::name[], 'sigmax_trader: audit_append(text, jsonb, text) EXECUTE');
 SELECT function_privs_are('sigmax', 'audit_append', ARRAY['text', 'jsonb', 'text']::name[], 'sigmax_auditor', ARRAY[]::name[], 'sigmax_auditor: audit_append(text, jsonb, text) nothing');
@@ -245,6 +249,10 @@ SELECT function_privs_are('sigmax', 'session_key', ARRAY[]::name[], 'sigmax_admi
 SELECT function_privs_are('sigmax', 'session_key', ARRAY[]::name[], 'sigmax_trader', ARRAY['EXECUTE']::name[], 'sigmax_trader: session_key() EXECUTE');
 SELECT function_privs_are('sigmax', 'session_key', ARRAY[]::name[], 'sigmax_auditor', ARRAY['EXECUTE']::name[], 'sigmax_auditor: session_key() EXECUTE');
 SELECT function_privs_are('sigmax', 'session_key', ARRAY[]::name[], 'public', ARRAY[]::name[], 'public: session_key() nothing');
+SELECT function_privs_are('sigmax', 'set_api_key_rate_limits', ARRAY['bigint', 'jsonb']::name[], 'sigmax_admin', ARRAY['EXECUTE']::name[], 'sigmax_admin: set_api_key_rate_limits(bigint, jsonb) EXECUTE');
+SELECT function_privs_are('sigmax', 'set_api_key_rate_limits', ARRAY['bigint', 'jsonb']::name[], 'sigmax_trader', ARRAY[]::name[], 'sigmax_trader: set_api_key_rate_limits(bigint, jsonb) nothing');
+SELECT function_privs_are('sigmax', 'set_api_key_rate_limits', ARRAY['bigint', 'jsonb']::name[], 'sigmax_auditor', ARRAY[]::name[], 'sigmax_auditor: set_api_key_rate_limits(bigint, jsonb) nothing');
+SELECT function_privs_are('sigmax', 'set_api_key_rate_limits', ARRAY['bigint', 'jsonb']::name[], 'public', ARRAY[]::name[], 'public: set_api_key_rate_limits(bigint, jsonb) nothing');
 SELECT function_privs_are('sigmax', 'set_limits', ARRAY['bigint', 'jsonb']::name[], 'sigmax_admin', ARRAY['EXECUTE']::name[], 'sigmax_admin: set_limits(bigint, jsonb) EXECUTE');
 SELECT function_privs_are('sigmax', 'set_limits', ARRAY['bigint', 'jsonb']::name[], 'sigmax_trader', ARRAY[]::name[], 'sigmax_trader: set_limits(bigint, jsonb) nothing');
 SELECT function_privs_are('sigmax', 'set_limits', ARRAY['bigint', 'jsonb']::name[], 'sigmax_auditor', ARRAY[]::name[], 'sigmax_auditor: set_limits(bigint, jsonb) nothing');
@@ -403,7 +411,8 @@ SELECT table_privs_are('sigmax', 'venue_state', 'sigmax_auditor', ARRAY[]::name[
 SELECT table_privs_are('sigmax', 'venue_state', 'public', ARRAY[]::name[], 'public: venue_state nothing');
 SELECT column_privs_are('sigmax', 'api_keys', 'token_hash', 'sigmax_admin', ARRAY[]::name[], 'sigmax_admin: api_keys.token_hash nothing (the hashes stay with the owner)');
 SELECT column_privs_are('sigmax', 'api_keys', 'name', 'sigmax_admin', ARRAY['SELECT']::name[], 'sigmax_admin: api_keys.name SELECT');
-SELECT is((SELECT count(*) FROM pg_proc WHERE pronamespace = 'sigmax'::regnamespace), 68::bigint, 'every sigmax function is enumerated above');
+SELECT column_privs_are('sigmax', 'api_keys', 'rate_limits', 'sigmax_admin', ARRAY['SELECT']::name[], 'sigmax_admin: api_keys.rate_limits SELECT');
+SELECT is((SELECT count(*) FROM pg_proc WHERE pronamespace = 'sigmax'::regnamespace), 70::bigint, 'every sigmax function is enumerated above');
 SELECT is((SELECT count(*) FROM pg_class WHERE relnamespace = 'sigmax'::regnamespace AND relkind IN ('r', 'v', 'S')), 31::bigint, 'every sigmax table, view and sequence is enumerated above');
 
 SELECT * FROM finish();

@@ -2,7 +2,9 @@
 # the key's role and accounts for the order path; revocation, rotation and expiry take
 # effect; failures are counted per address in shared memory (a rollback does not undo
 # them) and lock the address out with an alert; sigmax.require_api_key refuses
-# unauthenticated sessions. The token never reaches the ledger.
+# unauthenticated sessions. The token never reaches the ledger. Per-key, per-function
+# rate limits (and authenticate's per address) refuse with 53400 and alert when repeated;
+# a burst of failures from any address raises its own alert.
 use strict;
 use warnings;
 
@@ -14,7 +16,8 @@ use Time::HiRes qw(usleep);
 use SigmaxTest;
 
 my $node = sigmax_node('api_keys',
-	conf => "sigmax.auth_max_failures = 5\nsigmax.auth_lockout = 3\nsigmax.auth_failure_window = 6\n");
+	conf => "sigmax.auth_max_failures = 5\nsigmax.auth_lockout = 3\nsigmax.auth_failure_window = 6\n"
+	  . "sigmax.api_rate_authenticate = 1000\n");
 $node->safe_psql('sigmax', q{
 	CREATE ROLE app LOGIN;
 	GRANT sigmax_trader TO app;
@@ -176,6 +179,90 @@ is($node->safe_psql('sigmax', 'SELECT sigmax.trading_state(1)'), 'active', 'noth
 	SELECT sigmax.pause(1, 'desk review'); SELECT count(*) > 0 FROM sigmax.status; SELECT sigmax.resume(1);});
 is($ret, 0, 'an admin key can, and reads sigmax.status') or diag($err);
 is($node->safe_psql('sigmax', 'SELECT sigmax.trading_state(1)'), 'active', 'paused and resumed');
+
+# Per-key rate limits: bad input changes nothing
+my $ops_trader_id = $node->safe_psql('sigmax', q{SELECT key_id FROM sigmax.api_keys WHERE name = 'ops desk'});
+for my $case (
+	[ q{'[1]'},                       '22023', 'limits must be a JSON object' ],
+	[ q{'{"no_such_fn": 5}'},        '22023', 'no per-key rate limit applies to "no_such_fn"' ],
+	[ q{'{"_audit_write": 5}'},      '22023', 'no per-key rate limit applies to "_audit_write"' ],
+	[ q{'{"authenticate": 5}'},      '22023', 'no per-key rate limit applies to "authenticate"' ],
+	[ q{'{"submit_order": 1.5}'},    '22023', 'the limit of submit_order must be a whole number' ],
+	[ q{'{"submit_order": -1}'},     '22023', 'the limit of submit_order must be a whole number' ],
+	[ q{'{"submit_order": "2"}'},    '22023', 'the limit of submit_order must be a whole number' ],
+	[ q{NULL},                        '22004', 'key_id and limits must not be null' ])
+{
+	my ($limits, $code, $msg) = @$case;
+	my ($r, $o, $e) = $node->psql('sigmax', "SELECT sigmax.set_api_key_rate_limits($ops_trader_id, $limits)",
+		extra_params => [ '-v', 'VERBOSITY=verbose' ]);
+	like($e, qr/ERROR:  $code: \Q$msg\E/, "set_api_key_rate_limits($limits): $code");
+}
+($ret, $out, $err) = $node->psql('sigmax', q{SELECT sigmax.set_api_key_rate_limits(999999, '{"submit_order": 2}')},
+	extra_params => [ '-v', 'VERBOSITY=verbose' ]);
+like($err, qr/ERROR:  22023: key 999999 does not exist or is revoked/, 'an unknown key: 22023');
+is($node->safe_psql('sigmax', qq{SELECT rate_limits FROM sigmax.api_keys WHERE key_id = $ops_trader_id}), '{}',
+	'and nothing was changed');
+is($node->safe_psql('sigmax', qq{SELECT sigmax.set_api_key_rate_limits($ops_trader_id, '{"submit_order": 2, "trading_state": 7}');
+	SELECT sigmax.set_api_key_rate_limits($ops_trader_id, '{"trading_state": null}')}),
+	"{\"submit_order\": 2, \"trading_state\": 7}\n{\"submit_order\": 2}", 'limits merge; null restores the default');
+is($node->safe_psql('sigmax', q{SELECT count(*) FROM sigmax.audit_log WHERE action = 'api_key.rate_limits'}), '2',
+	'each change is ledgered');
+
+$node->append_conf('postgresql.conf', "sigmax.api_rate_check_order = 4\nsigmax.api_rate_alert_after = 2\n");
+$node->reload;
+$node->poll_query_until('sigmax', 'SHOW sigmax.api_rate_check_order', '4');
+($ret, $out, $err) = as_ops(qq{SELECT authenticated FROM sigmax.authenticate('$trader_key');
+	SELECT status FROM sigmax.submit_order(1, 'BTC/USDT', 'buy', 0.01);
+	SELECT status FROM sigmax.submit_order(1, 'BTC/USDT', 'buy', 0.01);
+	SELECT status FROM sigmax.submit_order(1, 'BTC/USDT', 'buy', 0.01);});
+is($out, "t\nfilled\nfilled", 'the key\'s own limit (2 submit_order a minute) passes two orders')
+  or diag($err);
+like($err, qr/ERROR:  53400: rate limit exceeded: key $ops_trader_id may call submit_order\(\) 2 times a minute/,
+	'and refuses the third with 53400');
+my $orders_before = $node->safe_psql('sigmax', q{SELECT count(*) || ' ' || (SELECT count(*) FROM sigmax.audit_log WHERE action LIKE 'order.%') FROM sigmax.orders});
+($ret, $out, $err) = as_ops(qq{SELECT authenticated FROM sigmax.authenticate('$trader_key');
+	SELECT status FROM sigmax.submit_order(1, 'BTC/USDT', 'buy', 0.01);});
+like($err, qr/ERROR:  53400: rate limit exceeded/, 'and the fourth: the bucket is per key, not per session');
+is($node->safe_psql('sigmax', q{SELECT count(*) || ' ' || (SELECT count(*) FROM sigmax.audit_log WHERE action LIKE 'order.%') FROM sigmax.orders}),
+	$orders_before, 'a refused call writes no order and no order ledger entry');
+($ret, $out, $err) = as_ops(qq{SELECT authenticated FROM sigmax.authenticate('$trader_key');
+	SELECT count(*) FROM generate_series(1, 4) g, LATERAL sigmax.check_order(1, 'BTC/USDT', 'buy', 0.01 * g);
+	SELECT status FROM sigmax.check_order(1, 'BTC/USDT', 'buy', 0.01);});
+is($out, "t\n4", 'check_order has its own bucket, from the setting (4 a minute)');
+like($err, qr/ERROR:  53400: rate limit exceeded: key $ops_trader_id may call check_order\(\) 4 times a minute/,
+	'and refuses the fifth');
+($ret, $out, $err) = as_ops(qq{SELECT authenticated FROM sigmax.authenticate('$admin_key');
+	SELECT count(*) FROM generate_series(1, 4) g, LATERAL sigmax.check_order(1, 'BTC/USDT', 'buy', 0.01 * g);});
+is($out, "t\n4", 'another key of the same login role has buckets of its own') or diag($err);
+ok($node->poll_query_until('sigmax', qq{SELECT count(*) = 1 FROM sigmax.alerts WHERE kind = 'api_rate_limit'
+	AND subject = 'key $ops_trader_id submit_order'}),
+	'repeated refusals (sigmax.api_rate_alert_after) raise an api_rate_limit alert, from the worker');
+is($node->safe_psql('sigmax', qq{SELECT payload->>'function' || ' ' || (payload->>'per_minute') FROM sigmax.audit_log
+	WHERE action = 'api.rate_limited' AND payload->>'subject' = 'key $ops_trader_id' ORDER BY seq LIMIT 1}),
+	'submit_order 2', 'and ledger it');
+is($node->safe_psql('sigmax', qq{SELECT function || ' ' || per_minute || ' ' || rejections FROM sigmax.api_rate_status()
+	WHERE key_id = $ops_trader_id ORDER BY function}), "check_order 4 1\nsubmit_order 2 2",
+	'api_rate_status shows each bucket\'s limit and refusals');
+
+# A burst of failed authentications, whatever the address, raises its own alert;
+# authenticate is limited per client address.
+$node->append_conf('postgresql.conf', "sigmax.auth_failure_burst = 2\n");
+$node->reload;
+$node->poll_query_until('sigmax', 'SHOW sigmax.auth_failure_burst', '2');
+as_app(qq{SELECT authenticated FROM sigmax.authenticate('$wrong')});
+as_ops(qq{SELECT authenticated FROM sigmax.authenticate('$wrong')});
+ok($node->poll_query_until('sigmax', q{SELECT count(*) = 1 FROM sigmax.alerts WHERE kind = 'auth_failure_burst'}),
+	'failed authentications from any address and role (sigmax.auth_failure_burst a minute) raise auth_failure_burst');
+$node->append_conf('postgresql.conf', "sigmax.api_rate_authenticate = 3\n");
+$node->reload;
+$node->poll_query_until('sigmax', 'SHOW sigmax.api_rate_authenticate', '3');
+($ret, $out, $err) = as_ops(qq{SELECT authenticated FROM sigmax.authenticate('$admin_key');
+	SELECT authenticated FROM sigmax.authenticate('$admin_key');
+	SELECT authenticated FROM sigmax.authenticate('$admin_key');
+	SELECT authenticated FROM sigmax.authenticate('$admin_key');});
+is($out, "t\nt\nt", 'three authentications a minute from one address pass');
+like($err, qr/ERROR:  53400: rate limit exceeded: local may call authenticate\(\) 3 times a minute/,
+	'the fourth is refused with 53400, before the token is looked at');
 
 is($node->safe_psql('sigmax', 'SELECT count(*) FROM sigmax.audit_verify()'), '0', 'the ledger verifies');
 
