@@ -25,7 +25,8 @@ OBJS = \
 	src/worker_status.o \
 	src/worker.o \
 	src/auth.o \
-	src/api_limits.o
+	src/api_limits.o \
+	src/api_surface.o
 
 DATA = $(wildcard sigmax--*.sql)
 

@@ -272,7 +272,7 @@ BEGIN
 		RAISE EXCEPTION 'a key name is 1 to 100 letters, digits, spaces and ._:@-' USING ERRCODE = '22023';
 	END IF;
 	IF role IS NULL OR role NOT IN ('sigmax_trader', 'sigmax_admin', 'sigmax_auditor') THEN
-		RAISE EXCEPTION 'unknown role "%"', role USING ERRCODE = '22023',
+		RAISE EXCEPTION 'unknown role "%"', left(role, 64) USING ERRCODE = '22023',
 			HINT = 'A key''s role is sigmax_trader, sigmax_admin or sigmax_auditor.';
 	END IF;
 	IF account_ids IS NULL OR array_position(account_ids, NULL) IS NOT NULL THEN
@@ -553,6 +553,741 @@ SELECT a.account_id, a.name, a.state, a.auto_pause_kind, a.auto_paused_at,
 
 REVOKE ALL ON FUNCTION sigmax.may_read_account(bigint) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION sigmax.may_read_account(bigint) TO sigmax_admin, sigmax_trader, sigmax_auditor;
+
+
+/*
+ * Two-person approvals (docs/security.md). Actions that loosen risk take a
+ * second person: switching an account to live, loosening a limit, resuming
+ * inside the cool-down after an automatic pause, lifting the kill switch,
+ * and orders at or above approval_notional. The gated functions refuse
+ * (42501, with a hint) and the same change goes through request_approval and
+ * approve, which runs it in the approver's transaction through the internal
+ * functions below. Superuser sessions are outside the model (they can change
+ * any table): the gates do not stop them, but they never approve their own
+ * request either.
+ */
+CREATE FUNCTION sigmax._superuser_session()
+RETURNS boolean
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT coalesce((SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.rolname = session_user), false) $$;
+
+COMMENT ON FUNCTION sigmax._superuser_session() IS 'Internal: is the session''s login role a superuser?';
+
+CREATE FUNCTION sigmax._approval_ttl()
+RETURNS interval
+LANGUAGE c STABLE
+AS 'MODULE_PATHNAME', 'sigmax_approval_ttl';
+
+COMMENT ON FUNCTION sigmax._approval_ttl() IS 'Internal: sigmax.approval_ttl as an interval.';
+
+/* set_limits as in 1.0.0, without the gate: what an approved change runs. */
+CREATE FUNCTION sigmax._apply_limits(account_id bigint, limits jsonb)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	k text;
+	v jsonb;
+	known text[] := ARRAY['max_order_qty', 'max_order_notional', 'max_position_pct', 'max_exposure_pct',
+	                      'max_open_orders', 'max_daily_loss_pct', 'price_collar_pct', 'stale_price_ms',
+	                      'orders_per_minute', 'approval_notional', 'slippage_bps', 'fee_bps',
+	                      'max_drawdown_pct', 'stop_loss_pct', 'stop_trailing', 'max_loss_streak',
+	                      'stop_cooldown_s'];
+	before jsonb;
+BEGIN
+	IF limits IS NULL OR jsonb_typeof(limits) <> 'object' THEN
+		RAISE EXCEPTION 'limits must be a JSON object' USING ERRCODE = '22023',
+			HINT = 'For example ''{"max_position_pct": 0.05}''.';
+	END IF;
+	IF account_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM sigmax.accounts a WHERE a.account_id = _apply_limits.account_id) THEN
+		RAISE EXCEPTION 'account % does not exist', account_id USING ERRCODE = '22023';
+	END IF;
+	FOR k, v IN SELECT * FROM jsonb_each(limits) LOOP
+		IF NOT k = ANY (known) THEN
+			RAISE EXCEPTION 'unknown limit "%"', left(k, 64) USING ERRCODE = '22023',
+				HINT = 'Known limits: ' || array_to_string(known, ', ') || '.';
+		END IF;
+		IF jsonb_typeof(v) NOT IN ('number', 'null') THEN
+			RAISE EXCEPTION 'limit "%" must be a number or null', k USING ERRCODE = '22023';
+		END IF;
+		IF jsonb_typeof(v) = 'number' AND ((v::numeric <= 0 AND k NOT IN ('max_open_orders', 'slippage_bps', 'fee_bps', 'stop_trailing', 'stop_cooldown_s'))
+		   OR v::numeric < 0
+		   OR (k IN ('max_open_orders', 'stale_price_ms', 'orders_per_minute', 'max_loss_streak', 'stop_cooldown_s')
+		       AND (v::numeric <> trunc(v::numeric) OR v::numeric > 2147483647))
+		   OR (k = 'stop_loss_pct' AND v::numeric >= 1)
+		   OR (k = 'stop_trailing' AND v::numeric NOT IN (0, 1))
+		   OR (k IN ('max_daily_loss_pct', 'max_drawdown_pct') AND v::numeric > 1)
+		   OR (k IN ('slippage_bps', 'fee_bps') AND v::numeric >= 10000)) THEN
+			RAISE EXCEPTION 'limit "%" is out of range', k USING ERRCODE = '22023';
+		END IF;
+	END LOOP;
+
+	SELECT to_jsonb(r) - 'account_id' - 'updated_at' - 'updated_by' INTO before
+	  FROM sigmax.risk_limits r WHERE r.account_id IS NOT DISTINCT FROM _apply_limits.account_id;
+	IF before IS NULL THEN
+		INSERT INTO sigmax.risk_limits (account_id, updated_by) VALUES (_apply_limits.account_id, session_user);
+		before := '{}';
+	END IF;
+	UPDATE sigmax.risk_limits r SET
+		max_order_qty = CASE WHEN limits ? 'max_order_qty' THEN (limits->>'max_order_qty')::numeric ELSE r.max_order_qty END,
+		max_order_notional = CASE WHEN limits ? 'max_order_notional' THEN (limits->>'max_order_notional')::numeric ELSE r.max_order_notional END,
+		max_position_pct = CASE WHEN limits ? 'max_position_pct' THEN (limits->>'max_position_pct')::numeric ELSE r.max_position_pct END,
+		max_exposure_pct = CASE WHEN limits ? 'max_exposure_pct' THEN (limits->>'max_exposure_pct')::numeric ELSE r.max_exposure_pct END,
+		max_open_orders = CASE WHEN limits ? 'max_open_orders' THEN (limits->>'max_open_orders')::integer ELSE r.max_open_orders END,
+		max_daily_loss_pct = CASE WHEN limits ? 'max_daily_loss_pct' THEN (limits->>'max_daily_loss_pct')::numeric ELSE r.max_daily_loss_pct END,
+		price_collar_pct = CASE WHEN limits ? 'price_collar_pct' THEN (limits->>'price_collar_pct')::numeric ELSE r.price_collar_pct END,
+		stale_price_ms = CASE WHEN limits ? 'stale_price_ms' THEN (limits->>'stale_price_ms')::integer ELSE r.stale_price_ms END,
+		orders_per_minute = CASE WHEN limits ? 'orders_per_minute' THEN (limits->>'orders_per_minute')::integer ELSE r.orders_per_minute END,
+		approval_notional = CASE WHEN limits ? 'approval_notional' THEN (limits->>'approval_notional')::numeric ELSE r.approval_notional END,
+		slippage_bps = CASE WHEN limits ? 'slippage_bps' THEN (limits->>'slippage_bps')::numeric ELSE r.slippage_bps END,
+		fee_bps = CASE WHEN limits ? 'fee_bps' THEN (limits->>'fee_bps')::numeric ELSE r.fee_bps END,
+		max_drawdown_pct = CASE WHEN limits ? 'max_drawdown_pct' THEN (limits->>'max_drawdown_pct')::numeric ELSE r.max_drawdown_pct END,
+		stop_loss_pct = CASE WHEN limits ? 'stop_loss_pct' THEN (limits->>'stop_loss_pct')::numeric ELSE r.stop_loss_pct END,
+		stop_trailing = CASE WHEN limits ? 'stop_trailing' THEN (limits->>'stop_trailing')::integer ELSE r.stop_trailing END,
+		max_loss_streak = CASE WHEN limits ? 'max_loss_streak' THEN (limits->>'max_loss_streak')::integer ELSE r.max_loss_streak END,
+		stop_cooldown_s = CASE WHEN limits ? 'stop_cooldown_s' THEN (limits->>'stop_cooldown_s')::integer ELSE r.stop_cooldown_s END,
+		updated_at = now(), updated_by = session_user
+	WHERE r.account_id IS NOT DISTINCT FROM _apply_limits.account_id;
+	PERFORM sigmax._limits_changed();
+	PERFORM sigmax._audit_write(CASE WHEN account_id IS NULL THEN 'system' ELSE 'account:' || account_id END,
+		'limits.set', jsonb_build_object('account_id', account_id, 'before', before, 'changes', limits));
+END
+$$;
+
+COMMENT ON FUNCTION sigmax._apply_limits(bigint, jsonb) IS 'Internal: validate, apply and ledger a change of limits.';
+
+/* Every account's effective limits, and the defaults' (key "defaults"), as JSON. */
+CREATE FUNCTION sigmax._effective_limits()
+RETURNS jsonb
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+SELECT coalesce((SELECT jsonb_object_agg(l.account_id::text, to_jsonb(l) - 'account_id') FROM sigmax.limits l), '{}')
+    || jsonb_build_object('defaults',
+         (SELECT to_jsonb(x) FROM (
+            SELECT coalesce(d.max_order_qty, b.max_order_qty) AS max_order_qty,
+                   coalesce(d.max_order_notional, b.max_order_notional) AS max_order_notional,
+                   coalesce(d.max_position_pct, b.max_position_pct) AS max_position_pct,
+                   coalesce(d.max_exposure_pct, b.max_exposure_pct) AS max_exposure_pct,
+                   coalesce(d.max_open_orders, b.max_open_orders) AS max_open_orders,
+                   coalesce(d.max_daily_loss_pct, b.max_daily_loss_pct) AS max_daily_loss_pct,
+                   coalesce(d.price_collar_pct, b.price_collar_pct) AS price_collar_pct,
+                   coalesce(d.stale_price_ms, b.stale_price_ms) AS stale_price_ms,
+                   coalesce(d.orders_per_minute, b.orders_per_minute) AS orders_per_minute,
+                   coalesce(d.approval_notional, b.approval_notional) AS approval_notional,
+                   coalesce(d.max_drawdown_pct, b.max_drawdown_pct) AS max_drawdown_pct,
+                   coalesce(d.stop_loss_pct, b.stop_loss_pct) AS stop_loss_pct,
+                   coalesce(d.max_loss_streak, b.max_loss_streak) AS max_loss_streak,
+                   coalesce(d.stop_cooldown_s, b.stop_cooldown_s) AS stop_cooldown_s
+              FROM sigmax.builtin_limits b LEFT JOIN sigmax.risk_limits d ON d.account_id IS NULL) x))
+$$;
+
+COMMENT ON FUNCTION sigmax._effective_limits() IS 'Internal: the effective limits of every account and of the defaults.';
+
+/*
+ * Which limits got looser from before to after: a higher maximum, a limit
+ * removed (null: no limit), or a shorter stop cool-down. Slippage, fee and
+ * trailing are simulation settings, not limits.
+ */
+CREATE FUNCTION sigmax._limits_loosened(before jsonb, after jsonb)
+RETURNS text[]
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+SELECT coalesce(array_agg(DISTINCT k.key ORDER BY k.key), '{}')
+  FROM jsonb_each(after) a(who, lim)
+  CROSS JOIN LATERAL jsonb_each(a.lim) k(key, new_value)
+  CROSS JOIN LATERAL (SELECT before->a.who->k.key AS old_value) o
+ WHERE before ? a.who
+   AND k.key IN ('max_order_qty', 'max_order_notional', 'max_position_pct', 'max_exposure_pct', 'max_open_orders',
+                 'max_daily_loss_pct', 'price_collar_pct', 'stale_price_ms', 'orders_per_minute',
+                 'approval_notional', 'max_drawdown_pct', 'stop_loss_pct', 'max_loss_streak', 'stop_cooldown_s')
+   AND CASE
+         WHEN jsonb_typeof(o.old_value) IS DISTINCT FROM 'number' THEN false   -- no limit before
+         WHEN jsonb_typeof(k.new_value) <> 'number' THEN k.key <> 'stop_cooldown_s'   -- removed
+         WHEN k.key = 'stop_cooldown_s' THEN k.new_value::numeric < o.old_value::numeric
+         ELSE k.new_value::numeric > o.old_value::numeric
+       END
+$$;
+
+COMMENT ON FUNCTION sigmax._limits_loosened(jsonb, jsonb) IS 'Internal: the names of the limits that a change made looser.';
+
+CREATE OR REPLACE FUNCTION sigmax.set_limits(account_id bigint, limits jsonb)
+RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	before jsonb;
+	loosened text[];
+BEGIN
+	IF sigmax._superuser_session() THEN
+		PERFORM sigmax._apply_limits(account_id, limits);
+		RETURN;
+	END IF;
+	before := sigmax._effective_limits();
+	PERFORM sigmax._apply_limits(account_id, limits);
+	loosened := sigmax._limits_loosened(before, sigmax._effective_limits());
+	IF cardinality(loosened) > 0 THEN
+		-- the error rolls the change back
+		RAISE EXCEPTION 'loosening limits needs a second person''s approval'
+			USING ERRCODE = '42501',
+			DETAIL = 'The change would loosen: ' || array_to_string(loosened, ', ') || '.',
+			HINT = 'Request it with sigmax.request_approval(''set_limits'', jsonb_build_object(''account_id'', '
+			       || coalesce(account_id::text, 'NULL') || ', ''limits'', ...)); another person approves it with sigmax.approve.';
+	END IF;
+END
+$$;
+
+COMMENT ON FUNCTION sigmax.set_limits(bigint, jsonb) IS
+'Override risk limits for an account (NULL: the defaults of every account); keys as in sigmax.limits, null to inherit again. Tightening applies at once; loosening needs a second person (request_approval).';
+
+/* _set_state as in 1.0.0, with the gates an approval lifts. */
+CREATE FUNCTION sigmax._apply_state(account_id bigint, new_state text, reason text, approved boolean)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	old_state text;
+	paused_at timestamptz;
+	kind text;
+	equity numeric;
+BEGIN
+	IF reason IS NOT NULL AND length(reason) > 500 THEN
+		RAISE EXCEPTION 'reason must be at most 500 characters' USING ERRCODE = '22023';
+	END IF;
+	IF account_id IS NULL THEN
+		-- The kill switch must see every order that commits while it waits for them.
+		IF current_setting('transaction_isolation') <> 'read committed' THEN
+			RAISE EXCEPTION 'database-wide trading states change only in READ COMMITTED transactions'
+				USING ERRCODE = '55000',
+				DETAIL = 'A REPEATABLE READ or SERIALIZABLE snapshot would miss orders committed while the change waited for them.';
+		END IF;
+		-- Wait for orders in flight; shared memory learns the state at commit.
+		PERFORM sigmax._lock_global_state();
+		SELECT g.state INTO old_state FROM sigmax.global_state g;
+		-- Lifting the kill switch takes a second person (docs/security.md).
+		IF old_state = 'halted' AND new_state <> 'halted' AND NOT approved AND NOT sigmax._superuser_session() THEN
+			RAISE EXCEPTION 'lifting the kill switch needs a second person''s approval'
+				USING ERRCODE = '42501',
+				DETAIL = 'Trading is halted for every account; a change to ' || new_state || ' lifts the halt.',
+				HINT = 'Request it with sigmax.request_approval(''resume'', ''{"account_id": null}''); another person approves it with sigmax.approve.';
+		END IF;
+		INSERT INTO sigmax.global_state AS g (singleton, state, state_reason, state_changed_at, state_changed_by)
+		VALUES (true, new_state, reason, now(), session_user)
+		ON CONFLICT (singleton) DO UPDATE SET state = EXCLUDED.state, state_reason = EXCLUDED.state_reason,
+			state_changed_at = EXCLUDED.state_changed_at, state_changed_by = EXCLUDED.state_changed_by;
+		PERFORM sigmax._publish_global_state(new_state);
+		PERFORM sigmax._audit_write('system', 'state.' || new_state,
+			jsonb_build_object('scope', 'global', 'from', coalesce(old_state, 'active'), 'to', new_state, 'reason', reason));
+	ELSE
+		PERFORM sigmax._order_path_lock();
+		SELECT a.state, a.auto_paused_at, a.auto_pause_kind INTO old_state, paused_at, kind
+		  FROM sigmax.accounts a WHERE a.account_id = _apply_state.account_id FOR NO KEY UPDATE;
+		IF NOT FOUND THEN
+			RAISE EXCEPTION 'account % does not exist', account_id USING ERRCODE = '22023';
+		END IF;
+		-- After an automatic pause a person re-enables trading, and not at once (RTS 6 Art. 15(3)).
+		IF paused_at IS NOT NULL AND new_state IN ('active', 'reducing') THEN
+			IF now() < paused_at + sigmax._resume_cooldown() AND NOT approved THEN
+				RAISE EXCEPTION 'account % was paused automatically (%) at %; it can resume from %',
+					account_id, kind, paused_at, paused_at + sigmax._resume_cooldown()
+					USING ERRCODE = '55000',
+					DETAIL = 'sigmax.auto_pause_cooldown keeps an automatically paused account paused for a while.',
+					HINT = 'Review the evidence in the ledger (protection.' || kind || ') and resume after the cool-down, '
+					       'or earlier with a second person''s approval: sigmax.request_approval(''resume'', ''{"account_id": '
+					       || account_id || '}'').';
+			END IF;
+			-- A person re-enables it: the drawdown counts from here, the losing streak starts again.
+			SELECT p.equity INTO equity FROM sigmax.account_pnl p WHERE p.account_id = _apply_state.account_id;
+			UPDATE sigmax.accounts a SET auto_paused_at = NULL, auto_pause_kind = NULL, loss_streak = 0,
+				peak_equity = equity
+			 WHERE a.account_id = _apply_state.account_id;
+			reason := coalesce(reason, '') || ' (after automatic pause: ' || kind || '; peak equity re-based to ' || equity || ')';
+		END IF;
+		UPDATE sigmax.accounts a SET state = new_state, state_reason = reason, state_changed_at = now(),
+			state_changed_by = session_user WHERE a.account_id = _apply_state.account_id;
+		PERFORM sigmax._audit_write('account:' || account_id, 'state.' || new_state,
+			jsonb_build_object('scope', 'account', 'from', old_state, 'to', new_state, 'reason', reason));
+	END IF;
+END
+$$;
+
+COMMENT ON FUNCTION sigmax._apply_state(bigint, text, text, boolean) IS
+'Internal: change and ledger a trading state; approved lifts the kill switch or resumes inside the cool-down.';
+
+CREATE OR REPLACE FUNCTION sigmax._set_state(account_id bigint, new_state text, reason text)
+RETURNS void
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT sigmax._apply_state(account_id, new_state, reason, false) $$;
+
+/* An account's trading mode: paper, testnet or live (live takes a second person). */
+CREATE FUNCTION sigmax._apply_trading_mode(account_id bigint, mode text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	old_mode text;
+BEGIN
+	IF account_id IS NULL OR mode IS NULL THEN
+		RAISE EXCEPTION 'account_id and mode must not be null' USING ERRCODE = '22004';
+	END IF;
+	IF mode NOT IN ('paper', 'testnet', 'live') THEN
+		RAISE EXCEPTION 'unknown trading mode "%"', left(mode, 32) USING ERRCODE = '22023',
+			HINT = 'A trading mode is paper, testnet or live.';
+	END IF;
+	PERFORM sigmax._order_path_lock();
+	SELECT a.trading_mode INTO old_mode FROM sigmax.accounts a
+	 WHERE a.account_id = _apply_trading_mode.account_id FOR NO KEY UPDATE;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'account % does not exist', account_id USING ERRCODE = '22023';
+	END IF;
+	UPDATE sigmax.accounts a SET trading_mode = mode WHERE a.account_id = _apply_trading_mode.account_id;
+	PERFORM sigmax._audit_write('account:' || account_id, 'account.trading_mode',
+		jsonb_build_object('from', old_mode, 'to', mode, 'by', session_user));
+END
+$$;
+
+COMMENT ON FUNCTION sigmax._apply_trading_mode(bigint, text) IS 'Internal: change and ledger an account''s trading mode.';
+
+CREATE FUNCTION sigmax.set_trading_mode(account_id bigint, mode text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF mode = 'live' AND NOT sigmax._superuser_session() THEN
+		-- validate first: a request for a bad change is refused as the change itself would be
+		IF NOT EXISTS (SELECT 1 FROM sigmax.accounts a WHERE a.account_id = set_trading_mode.account_id) THEN
+			RAISE EXCEPTION 'account % does not exist', account_id USING ERRCODE = '22023';
+		END IF;
+		RAISE EXCEPTION 'switching an account to live needs a second person''s approval'
+			USING ERRCODE = '42501',
+			HINT = 'Request it with sigmax.request_approval(''set_trading_mode'', ''{"account_id": '
+			       || account_id || ', "mode": "live"}''); another person approves it with sigmax.approve.';
+	END IF;
+	PERFORM sigmax._apply_trading_mode(account_id, mode);
+END
+$$;
+
+COMMENT ON FUNCTION sigmax.set_trading_mode(bigint, text) IS
+'Set an account''s trading mode (paper, testnet, live); switching to live needs a second person (request_approval). Ledgered.';
+
+CREATE SEQUENCE sigmax.approval_requests_id_seq;
+
+CREATE TABLE sigmax.approval_requests (
+	request_id         bigint      PRIMARY KEY DEFAULT nextval('sigmax.approval_requests_id_seq'),
+	action             text        NOT NULL CHECK (action IN ('set_limits', 'set_trading_mode', 'resume', 'order')),
+	args               jsonb       NOT NULL CHECK (jsonb_typeof(args) = 'object'),
+	order_id           bigint      REFERENCES sigmax.orders,
+	status             text        NOT NULL DEFAULT 'pending'
+	                               CHECK (status IN ('pending', 'approved', 'denied', 'expired', 'cancelled')),
+	requested_by       text        NOT NULL,
+	requested_key_id   bigint,
+	requested_key_name text,
+	requested_at       timestamptz NOT NULL DEFAULT now(),
+	expires_at         timestamptz NOT NULL,
+	decided_by         text,
+	decided_key_id     bigint,
+	decided_at         timestamptz,
+	reason             text,
+	result             jsonb,
+	CHECK ((action = 'order') = (order_id IS NOT NULL))
+);
+CREATE INDEX approval_requests_pending ON sigmax.approval_requests (expires_at) WHERE status = 'pending';
+CREATE UNIQUE INDEX approval_requests_one_per_order ON sigmax.approval_requests (order_id) WHERE order_id IS NOT NULL;
+
+COMMENT ON TABLE sigmax.approval_requests IS
+'Requests for a second person''s approval: the action and its arguments, who asked (login role and API key), who decided, and the outcome.';
+
+SELECT pg_catalog.pg_extension_config_dump('sigmax.approval_requests', '');
+SELECT pg_catalog.pg_extension_config_dump('sigmax.approval_requests_id_seq', '');
+
+/* Who is acting: the login role, and the API key the session is bound to (if any). */
+CREATE FUNCTION sigmax._principal(OUT login text, OUT key_id bigint, OUT key_name text)
+RETURNS record
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+SELECT session_user::text, k.key_id, a.name
+  FROM (SELECT 1) one
+  LEFT JOIN sigmax.session_key() k ON true
+  LEFT JOIN sigmax.api_keys a ON a.key_id = k.key_id
+$$;
+
+COMMENT ON FUNCTION sigmax._principal() IS 'Internal: the session''s login role and bound API key.';
+
+/*
+ * Close what expired: pending requests past expires_at, and requests whose
+ * order is no longer pending approval (cancelled by its trader or by the kill
+ * switch). An expired order request cancels its order. Called by the
+ * approval functions and by the background worker.
+ */
+CREATE FUNCTION sigmax._expire_approvals()
+RETURNS integer
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	r record;
+	n integer := 0;
+	order_status text;
+BEGIN
+	FOR r IN SELECT x.request_id, x.action, x.order_id, x.expires_at, o.account_id
+	           FROM sigmax.approval_requests x LEFT JOIN sigmax.orders o ON o.order_id = x.order_id
+	          WHERE x.status = 'pending'
+	            AND (x.expires_at <= now() OR (x.order_id IS NOT NULL AND o.status <> 'pending_approval'))
+	          ORDER BY x.request_id
+	LOOP
+		IF r.order_id IS NOT NULL THEN
+			-- the lock order of every order path: trading state, account, order
+			PERFORM sigmax._order_path_lock();
+			PERFORM 1 FROM sigmax.accounts a WHERE a.account_id = r.account_id FOR NO KEY UPDATE;
+			SELECT o.status INTO order_status FROM sigmax.orders o WHERE o.order_id = r.order_id FOR UPDATE;
+		END IF;
+		PERFORM 1 FROM sigmax.approval_requests x WHERE x.request_id = r.request_id AND x.status = 'pending' FOR UPDATE;
+		CONTINUE WHEN NOT FOUND;
+		IF r.order_id IS NOT NULL AND order_status <> 'pending_approval' THEN
+			UPDATE sigmax.approval_requests x SET status = 'cancelled', decided_at = now(),
+				reason = 'the order is ' || order_status
+			 WHERE x.request_id = r.request_id;
+			PERFORM sigmax._audit_write('system', 'approval.cancelled',
+				jsonb_build_object('request_id', r.request_id, 'order_id', r.order_id, 'order_status', order_status));
+		ELSE
+			UPDATE sigmax.approval_requests x SET status = 'expired', decided_at = now()
+			 WHERE x.request_id = r.request_id;
+			IF r.order_id IS NOT NULL THEN
+				UPDATE sigmax.orders o SET status = 'cancelled', reason = 'approval request ' || r.request_id || ' expired',
+					updated_at = now() WHERE o.order_id = r.order_id;
+				PERFORM sigmax._audit_write('account:' || r.account_id, 'order.cancelled',
+					jsonb_build_object('order_id', r.order_id, 'previous_status', 'pending_approval',
+					                   'by', 'approval expiry', 'request_id', r.request_id));
+			END IF;
+			PERFORM sigmax._audit_write('system', 'approval.expired',
+				jsonb_build_object('request_id', r.request_id, 'action', r.action, 'expired_at', r.expires_at));
+		END IF;
+		n := n + 1;
+	END LOOP;
+	RETURN n;
+END
+$$;
+
+COMMENT ON FUNCTION sigmax._expire_approvals() IS 'Internal: close expired approval requests (cancelling their orders) and those whose order is gone.';
+
+/* The request submit_order files for an order at or above approval_notional. */
+CREATE FUNCTION sigmax._request_order_approval(order_id bigint)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	o sigmax.orders;
+	me record;
+	id bigint;
+BEGIN
+	SELECT * INTO STRICT o FROM sigmax.orders x WHERE x.order_id = _request_order_approval.order_id;
+	SELECT * INTO me FROM sigmax._principal();
+	INSERT INTO sigmax.approval_requests (action, args, order_id, requested_by, requested_key_id,
+		requested_key_name, expires_at)
+	VALUES ('order', jsonb_build_object('order_id', o.order_id, 'account_id', o.account_id, 'symbol', o.symbol,
+	                                    'side', o.side, 'order_type', o.order_type, 'qty', o.qty,
+	                                    'limit_price', o.limit_price, 'reason', o.reason),
+	        o.order_id, me.login, me.key_id, me.key_name, now() + sigmax._approval_ttl())
+	RETURNING request_id INTO id;
+	PERFORM sigmax._audit_write('system', 'approval.requested',
+		jsonb_build_object('request_id', id, 'action', 'order', 'order_id', o.order_id,
+		                   'account_id', o.account_id, 'by', me.login, 'key_id', me.key_id));
+	RETURN id;
+END
+$$;
+
+COMMENT ON FUNCTION sigmax._request_order_approval(bigint) IS 'Internal: file the approval request of an order pending approval.';
+
+CREATE FUNCTION sigmax._approve_order(order_id bigint,
+	OUT order_id bigint, OUT status text, OUT reason_code text, OUT reason text)
+RETURNS record
+LANGUAGE c VOLATILE
+AS 'MODULE_PATHNAME', 'sigmax_approve_order';
+
+COMMENT ON FUNCTION sigmax._approve_order(bigint) IS
+'Internal: run every check again on an order pending approval and accept, fill or reject it.';
+
+CREATE FUNCTION sigmax.request_approval(action text, args jsonb)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	me record;
+	id bigint;
+	account bigint;
+BEGIN
+	IF action IS NULL OR args IS NULL THEN
+		RAISE EXCEPTION 'action and args must not be null' USING ERRCODE = '22004';
+	END IF;
+	IF jsonb_typeof(args) <> 'object' THEN
+		RAISE EXCEPTION 'args must be a JSON object' USING ERRCODE = '22023';
+	END IF;
+	IF action = 'order' THEN
+		RAISE EXCEPTION 'orders ask for approval themselves' USING ERRCODE = '22023',
+			DETAIL = 'submit_order files the request of an order at or above approval_notional.';
+	ELSIF action NOT IN ('set_limits', 'set_trading_mode', 'resume') THEN
+		RAISE EXCEPTION 'unknown action "%"', left(action, 64) USING ERRCODE = '22023',
+			HINT = 'Actions: set_limits, set_trading_mode, resume.';
+	END IF;
+	IF args ? 'account_id' AND jsonb_typeof(args->'account_id') NOT IN ('number', 'null') THEN
+		RAISE EXCEPTION 'account_id must be a number or null' USING ERRCODE = '22023';
+	END IF;
+	account := (args->>'account_id')::numeric::bigint;
+	PERFORM sigmax._expire_approvals();
+
+	-- A request for a change that would fail is refused now, as the change itself would be:
+	-- run it, then roll it back.
+	BEGIN
+		IF action = 'set_limits' THEN
+			IF (args - 'account_id' - 'limits') <> '{}' OR NOT args ? 'account_id' OR NOT args ? 'limits' THEN
+				RAISE EXCEPTION 'set_limits takes {"account_id": ..., "limits": {...}}' USING ERRCODE = '22023';
+			END IF;
+			PERFORM sigmax._apply_limits(account, args->'limits');
+		ELSIF action = 'set_trading_mode' THEN
+			IF (args - 'account_id' - 'mode') <> '{}' OR account IS NULL OR jsonb_typeof(args->'mode') <> 'string' THEN
+				RAISE EXCEPTION 'set_trading_mode takes {"account_id": ..., "mode": "live"}' USING ERRCODE = '22023';
+			END IF;
+			PERFORM sigmax._apply_trading_mode(account, args->>'mode');
+		ELSE
+			IF (args - 'account_id') <> '{}' OR NOT args ? 'account_id' THEN
+				RAISE EXCEPTION 'resume takes {"account_id": ...} (null: the database-wide state)' USING ERRCODE = '22023';
+			END IF;
+			IF account IS NOT NULL AND NOT EXISTS (SELECT 1 FROM sigmax.accounts a WHERE a.account_id = account) THEN
+				RAISE EXCEPTION 'account % does not exist', account USING ERRCODE = '22023';
+			END IF;
+		END IF;
+		RAISE EXCEPTION USING ERRCODE = 'SXDRY';
+	EXCEPTION WHEN SQLSTATE 'SXDRY' THEN
+		NULL;
+	END;
+
+	SELECT * INTO me FROM sigmax._principal();
+	INSERT INTO sigmax.approval_requests (action, args, requested_by, requested_key_id, requested_key_name, expires_at)
+	VALUES (action, args, me.login, me.key_id, me.key_name, now() + sigmax._approval_ttl())
+	RETURNING request_id INTO id;
+	PERFORM sigmax._audit_write('system', 'approval.requested',
+		jsonb_build_object('request_id', id, 'action', action, 'args', args, 'by', me.login, 'key_id', me.key_id));
+	RETURN id;
+END
+$$;
+
+COMMENT ON FUNCTION sigmax.request_approval(text, jsonb) IS
+'Ask a second person to approve a change: set_limits {"account_id", "limits"}, set_trading_mode {"account_id", "mode"} or resume {"account_id"}; checked now, run by approve. Returns the request id. Ledgered.';
+
+CREATE FUNCTION sigmax.approve(request_id bigint)
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	r sigmax.approval_requests;
+	me record;
+	account bigint;
+	outcome jsonb;
+BEGIN
+	IF request_id IS NULL THEN
+		RAISE EXCEPTION 'request_id must not be null' USING ERRCODE = '22004';
+	END IF;
+	PERFORM sigmax._expire_approvals();
+	SELECT * INTO r FROM sigmax.approval_requests x WHERE x.request_id = approve.request_id FOR UPDATE;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'approval request % does not exist', request_id USING ERRCODE = '22023';
+	END IF;
+	IF r.status <> 'pending' THEN
+		RAISE EXCEPTION 'approval request % is already %', request_id, r.status USING ERRCODE = '55000';
+	END IF;
+	SELECT * INTO me FROM sigmax._principal();
+	IF me.login = r.requested_by OR (me.key_name IS NOT NULL AND me.key_name = r.requested_key_name) THEN
+		RAISE EXCEPTION 'the requester cannot approve their own request' USING ERRCODE = '42501',
+			DETAIL = 'Request ' || request_id || ' was made by ' || r.requested_by
+			         || coalesce(' with API key ' || r.requested_key_name, '') || '; another person must approve it, whatever roles the requester holds.';
+	END IF;
+
+	account := (r.args->>'account_id')::numeric::bigint;
+	IF r.action = 'set_limits' THEN
+		PERFORM sigmax._apply_limits(account, r.args->'limits');
+		outcome := jsonb_build_object('limits', r.args->'limits');
+	ELSIF r.action = 'set_trading_mode' THEN
+		PERFORM sigmax._apply_trading_mode(account, r.args->>'mode');
+		outcome := jsonb_build_object('trading_mode', r.args->>'mode');
+	ELSIF r.action = 'resume' THEN
+		PERFORM sigmax._apply_state(account, 'active', 'resumed with approval ' || request_id, true);
+		outcome := jsonb_build_object('state', 'active');
+	ELSE
+		SELECT to_jsonb(o) INTO outcome FROM sigmax._approve_order(r.order_id) o;
+	END IF;
+
+	UPDATE sigmax.approval_requests x SET status = 'approved', decided_by = me.login, decided_key_id = me.key_id,
+		decided_at = now(), result = outcome
+	 WHERE x.request_id = approve.request_id;
+	PERFORM sigmax._audit_write('system', 'approval.approved',
+		jsonb_build_object('request_id', request_id, 'action', r.action, 'requested_by', r.requested_by,
+		                   'approved_by', me.login, 'key_id', me.key_id, 'result', outcome));
+	RETURN outcome;
+END
+$$;
+
+COMMENT ON FUNCTION sigmax.approve(bigint) IS
+'Approve a pending request and run it in this transaction; the requester can never approve it. An order is checked again now. Returns the outcome. Ledgered.';
+
+CREATE FUNCTION sigmax.deny(request_id bigint, reason text DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	r sigmax.approval_requests;
+	me record;
+	acct bigint;
+BEGIN
+	IF request_id IS NULL THEN
+		RAISE EXCEPTION 'request_id must not be null' USING ERRCODE = '22004';
+	END IF;
+	IF reason IS NOT NULL AND length(reason) > 500 THEN
+		RAISE EXCEPTION 'reason must be at most 500 characters' USING ERRCODE = '22023';
+	END IF;
+	PERFORM sigmax._expire_approvals();
+	SELECT x.account_id INTO acct FROM sigmax.orders x
+	  JOIN sigmax.approval_requests q ON q.order_id = x.order_id WHERE q.request_id = deny.request_id;
+	IF acct IS NOT NULL THEN
+		-- the lock order of every order path: trading state, account, order
+		PERFORM sigmax._order_path_lock();
+		PERFORM 1 FROM sigmax.accounts a WHERE a.account_id = acct FOR NO KEY UPDATE;
+	END IF;
+	SELECT * INTO r FROM sigmax.approval_requests x WHERE x.request_id = deny.request_id FOR UPDATE;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'approval request % does not exist', request_id USING ERRCODE = '22023';
+	END IF;
+	IF r.status <> 'pending' THEN
+		RAISE EXCEPTION 'approval request % is already %', request_id, r.status USING ERRCODE = '55000';
+	END IF;
+	SELECT * INTO me FROM sigmax._principal();
+	IF r.order_id IS NOT NULL THEN
+		UPDATE sigmax.orders o SET status = 'cancelled',
+			reason = left('approval denied' || coalesce(': ' || deny.reason, ''), 600), updated_at = now()
+		 WHERE o.order_id = r.order_id AND o.status = 'pending_approval';
+		PERFORM sigmax._audit_write('account:' || acct, 'order.cancelled',
+			jsonb_build_object('order_id', r.order_id, 'previous_status', 'pending_approval',
+			                   'by', 'approval denied', 'request_id', request_id));
+	END IF;
+	UPDATE sigmax.approval_requests x SET status = 'denied', decided_by = me.login, decided_key_id = me.key_id,
+		decided_at = now(), reason = deny.reason
+	 WHERE x.request_id = deny.request_id;
+	PERFORM sigmax._audit_write('system', 'approval.denied',
+		jsonb_build_object('request_id', request_id, 'action', r.action, 'requested_by', r.requested_by,
+		                   'denied_by', me.login, 'key_id', me.key_id, 'reason', reason));
+	PERFORM sigmax._raise_alert('approval_denied', 'warning', acct,
+		jsonb_build_object('request_id', request_id, 'action', r.action, 'requested_by', r.requested_by,
+		                   'denied_by', me.login, 'reason', reason), r.requested_by);
+END
+$$;
+
+COMMENT ON FUNCTION sigmax.deny(bigint, text) IS
+'Deny a pending request (an order waiting on it is cancelled); raises an approval_denied alert. Ledgered.';
+
+REVOKE ALL ON sigmax.approval_requests, sigmax.approval_requests_id_seq FROM PUBLIC;
+REVOKE ALL ON FUNCTION sigmax._superuser_session(), sigmax._approval_ttl(), sigmax._apply_limits(bigint, jsonb),
+	sigmax._effective_limits(), sigmax._limits_loosened(jsonb, jsonb), sigmax._apply_state(bigint, text, text, boolean),
+	sigmax._apply_trading_mode(bigint, text), sigmax.set_trading_mode(bigint, text), sigmax._principal(),
+	sigmax._expire_approvals(), sigmax._request_order_approval(bigint), sigmax._approve_order(bigint),
+	sigmax.request_approval(text, jsonb), sigmax.approve(bigint), sigmax.deny(bigint, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION sigmax.set_trading_mode(bigint, text), sigmax.request_approval(text, jsonb),
+	sigmax.approve(bigint), sigmax.deny(bigint, text) TO sigmax_admin;
+GRANT SELECT ON sigmax.approval_requests TO sigmax_admin, sigmax_auditor;
+
+/*
+ * Errors never echo a huge input: the names these quote are clipped to 64
+ * characters (bodies as in 1.0.0 otherwise).
+ */
+CREATE OR REPLACE FUNCTION sigmax.add_exchange(name text, adapter text DEFAULT NULL, base_url text DEFAULT NULL,
+	testnet_url text DEFAULT NULL, poll_interval_ms integer DEFAULT 1000, enabled boolean DEFAULT true,
+	category text DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	a sigmax.exchange_adapters;
+BEGIN
+	IF name IS NULL OR name !~ '^[a-z0-9_]{1,32}$' THEN
+		RAISE EXCEPTION 'exchange name must be 1 to 32 of a-z, 0-9 and _' USING ERRCODE = '22023';
+	END IF;
+	SELECT * INTO a FROM sigmax.exchange_adapters x WHERE x.adapter = coalesce(add_exchange.adapter, add_exchange.name);
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'unknown exchange adapter "%"', left(coalesce(adapter, name), 64) USING ERRCODE = '22023',
+			HINT = 'The adapters are listed in sigmax.exchange_adapters.';
+	END IF;
+	IF poll_interval_ms IS NULL OR poll_interval_ms < 100 OR poll_interval_ms > 3600000 OR enabled IS NULL THEN
+		RAISE EXCEPTION 'poll_interval_ms must be from 100 to 3600000' USING ERRCODE = '22023';
+	END IF;
+	IF category IS NOT NULL AND category !~ '^[a-z]{1,16}$' THEN
+		RAISE EXCEPTION 'category must be 1 to 16 of a-z' USING ERRCODE = '22023';
+	END IF;
+	INSERT INTO sigmax.exchanges AS e (name, adapter, base_url, testnet_url, enabled, poll_interval_ms, category)
+	VALUES (name, a.adapter, coalesce(base_url, a.default_base_url),
+	        CASE WHEN base_url IS NULL THEN coalesce(testnet_url, a.default_testnet_url) ELSE testnet_url END,
+	        enabled, poll_interval_ms, category)
+	ON CONFLICT ON CONSTRAINT exchanges_pkey DO UPDATE
+	SET adapter = EXCLUDED.adapter, base_url = EXCLUDED.base_url, testnet_url = EXCLUDED.testnet_url,
+	    enabled = EXCLUDED.enabled, poll_interval_ms = EXCLUDED.poll_interval_ms, category = EXCLUDED.category;
+	PERFORM sigmax._audit_write('system', 'exchange.set',
+		(SELECT to_jsonb(e) FROM sigmax.exchanges e WHERE e.name = add_exchange.name));
+END
+$$;
+
+CREATE OR REPLACE FUNCTION sigmax.enable_exchange(name text, enabled boolean)
+RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF enabled IS NULL THEN
+		RAISE EXCEPTION 'enabled must not be null' USING ERRCODE = '22023';
+	END IF;
+	UPDATE sigmax.exchanges e SET enabled = enable_exchange.enabled WHERE e.name = enable_exchange.name;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'exchange "%" does not exist', left(name, 64) USING ERRCODE = '22023',
+			HINT = 'Add it with sigmax.add_exchange.';
+	END IF;
+	PERFORM sigmax._audit_write('system', CASE WHEN enabled THEN 'exchange.enabled' ELSE 'exchange.disabled' END,
+		jsonb_build_object('name', name));
+END
+$$;
+
+CREATE OR REPLACE FUNCTION sigmax.add_price_feed(exchange text, symbol text, venue_symbol text DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF symbol IS NULL OR symbol !~ '^[A-Z0-9]{2,10}/[A-Z0-9]{2,10}$' THEN
+		RAISE EXCEPTION 'invalid symbol' USING ERRCODE = '22023',
+			DETAIL = 'A symbol is BASE/QUOTE, each side 2 to 10 upper-case letters or digits.';
+	END IF;
+	IF venue_symbol IS NOT NULL AND venue_symbol !~ '^[A-Za-z0-9._-]{1,64}$' THEN
+		RAISE EXCEPTION 'venue_symbol must be 1 to 64 of A-Z, a-z, 0-9, ".", "_" and "-"' USING ERRCODE = '22023';
+	END IF;
+	IF NOT EXISTS (SELECT 1 FROM sigmax.exchanges e WHERE e.name = add_price_feed.exchange) THEN
+		RAISE EXCEPTION 'exchange "%" does not exist', left(exchange, 64) USING ERRCODE = '22023',
+			HINT = 'Add it with sigmax.add_exchange.';
+	END IF;
+	INSERT INTO sigmax.price_feeds AS f (exchange, symbol, venue_symbol) VALUES (exchange, symbol, venue_symbol)
+	ON CONFLICT ON CONSTRAINT price_feeds_pkey DO UPDATE SET venue_symbol = EXCLUDED.venue_symbol;
+	PERFORM sigmax._audit_write('system', 'price_feed.set',
+		jsonb_build_object('exchange', exchange, 'symbol', symbol, 'venue_symbol', venue_symbol));
+END
+$$;
 
 -- the worker reads its venues again at commit, and finds the objects at the library's version
 SELECT sigmax._poller_reload();

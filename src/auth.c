@@ -120,8 +120,8 @@ sigmax_auth_shmem_init(void)
 }
 
 /* The client's address as text, or "local" for a Unix socket (or a background process). */
-static void
-client_address(char *out, size_t len)
+void
+sigmax_client_address(char *out, size_t len)
 {
 	LOCAL_FCINFO(addr_fcinfo, 0);
 	Datum		addr;
@@ -504,7 +504,7 @@ sigmax_authenticate(PG_FUNCTION_ARGS)
 
 	sigmax_require_preload("sigmax.authenticate");
 	sigmax_check_sql_version();
-	client_address(address, sizeof(address));
+	sigmax_client_address(address, sizeof(address));
 	/* counted per address and login role: one role's failures do not lock out the others behind one address */
 	snprintf(counter, sizeof(counter), "%s/%s", address, GetUserNameFromId(GetSessionUserId(), false));
 
@@ -635,8 +635,8 @@ sigmax_authenticate(PG_FUNCTION_ARGS)
 }
 
 /* The error of a session that must authenticate first (sigmax.require_api_key). */
-static void
-refuse_unauthenticated(void)
+void
+sigmax_refuse_unauthenticated(void)
 {
 	ereport(ERROR,
 			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
@@ -710,7 +710,7 @@ sigmax_authorize_account(int64 account_id)
 	if (bound.key_id == 0)
 	{
 		if (sigmax_require_api_key && !superuser_arg(GetSessionUserId()))
-			refuse_unauthenticated();
+			sigmax_refuse_unauthenticated();
 		return;
 	}
 	validate_binding();
@@ -776,204 +776,23 @@ sigmax_session_key(PG_FUNCTION_ARGS)
 	return (Datum) 0;
 }
 
-/*
- * The key's role at sigmax's API surface. A session bound to a key may call
- * a public sigmax function only when the key's role may execute it, as well
- * as its database role; under sigmax.require_api_key an unbound session may
- * call only authenticate and the like. Checked through fmgr's hook at the
- * outermost sigmax call: what sigmax calls inside is sigmax's business.
- */
-static needs_fmgr_hook_type prev_needs_fmgr_hook = NULL;
-static fmgr_hook_type prev_fmgr_hook = NULL;
-static int	api_depth = 0;
-static HTAB *public_fns = NULL;
-
-typedef enum RateClass
+/* The key the session is bound to (0: none) and, through role, its role. */
+int64
+sigmax_bound_key(const char **role)
 {
-	RATE_NONE,					/* unbind, session_key, version: never limited */
-	RATE_AUTHENTICATE,			/* per client address */
-	RATE_SUBMIT_ORDER,
-	RATE_CHECK_ORDER,
-	RATE_DEFAULT,				/* every other function: reads and administration */
-} RateClass;
-
-typedef struct PublicFn
-{
-	Oid			fn_oid;
-	bool		is_public;		/* a sigmax function whose name has no leading "_" */
-	bool		before_auth;	/* callable before authenticating */
-	RateClass	rate_class;
-	char		name[NAMEDATALEN];
-} PublicFn;
-
-/* Forget what was learnt about functions (pg_proc or pg_namespace changed). */
-static void
-public_fns_invalidate(Datum arg, int cacheid, uint32 hashvalue)
-{
-	if (public_fns != NULL)
-	{
-		hash_destroy(public_fns);
-		public_fns = NULL;
-	}
+	if (role)
+		*role = bound.role;
+	return bound.key_id;
 }
 
-/* What the hook needs to know of a function, looked up once. */
-static PublicFn *
-public_fn(Oid fn_oid)
-{
-	PublicFn   *entry;
-	bool		found;
-
-	if (public_fns == NULL)
-	{
-		HASHCTL		ctl;
-
-		memset(&ctl, 0, sizeof(ctl));
-		ctl.keysize = sizeof(Oid);
-		ctl.entrysize = sizeof(PublicFn);
-		ctl.hcxt = CacheMemoryContext;
-		public_fns = hash_create("sigmax public functions", 256, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
-	}
-	entry = hash_search(public_fns, &fn_oid, HASH_ENTER, &found);
-	if (!found)
-	{
-		HeapTuple	tup = SearchSysCache1(PROCOID, ObjectIdGetDatum(fn_oid));
-
-		entry->is_public = false;
-		entry->before_auth = false;
-		entry->rate_class = RATE_NONE;
-		entry->name[0] = '\0';
-		if (HeapTupleIsValid(tup))
-		{
-			Form_pg_proc proc = (Form_pg_proc) GETSTRUCT(tup);
-			char	   *nsp = get_namespace_name(proc->pronamespace);
-			const char *name = NameStr(proc->proname);
-
-			entry->is_public = nsp != NULL && strcmp(nsp, "sigmax") == 0 && name[0] != '_';
-			entry->before_auth = strcmp(name, "authenticate") == 0 || strcmp(name, "unbind") == 0 ||
-				strcmp(name, "session_key") == 0 || strcmp(name, "version") == 0;
-			strlcpy(entry->name, name, NAMEDATALEN);
-			if (strcmp(name, "authenticate") == 0)
-				entry->rate_class = RATE_AUTHENTICATE;
-			else if (entry->before_auth)
-				entry->rate_class = RATE_NONE;
-			else if (strcmp(name, "submit_order") == 0)
-				entry->rate_class = RATE_SUBMIT_ORDER;
-			else if (strcmp(name, "check_order") == 0)
-				entry->rate_class = RATE_CHECK_ORDER;
-			else
-				entry->rate_class = RATE_DEFAULT;
-			ReleaseSysCache(tup);
-		}
-	}
-	return entry;
-}
-
-static bool
-auth_needs_fmgr_hook(Oid fn_oid)
-{
-	if (prev_needs_fmgr_hook && prev_needs_fmgr_hook(fn_oid))
-		return true;
-	/*
-	 * Built-in functions are never sigmax's: no catalog lookup for them, nor
-	 * outside a transaction in a database (startup, the launcher).
-	 */
-	if (fn_oid < FirstNormalObjectId || !OidIsValid(MyDatabaseId) || !IsTransactionState() ||
-		!IsNormalProcessingMode())
-		return false;
-	return public_fn(fn_oid)->is_public;
-}
-
-/* Calls a minute the bound key may make of the function: the key's own limit, else the setting. */
-static int
-key_rate_limit(const PublicFn *fn)
+/* The bound key's own calls-a-minute limit for a function; -1 when it sets none. */
+int
+sigmax_bound_rate_override(const char *function)
 {
 	for (int i = 0; i < bound.noverrides; i++)
-		if (strcmp(bound.overrides[i].function, fn->name) == 0)
+		if (strcmp(bound.overrides[i].function, function) == 0)
 			return bound.overrides[i].per_minute;
-	switch (fn->rate_class)
-	{
-		case RATE_SUBMIT_ORDER:
-			return sigmax_api_rate_submit_order;
-		case RATE_CHECK_ORDER:
-			return sigmax_api_rate_check_order;
-		case RATE_DEFAULT:
-			return sigmax_api_rate_default;
-		default:
-			return 0;
-	}
-}
-
-/*
- * The check at the outermost sigmax call: the key's role may execute the
- * function, an unbound session may call it, and the call fits the rate
- * limits (per key and function; per client address for authenticate).
- */
-static void
-check_api_call(Oid fn_oid)
-{
-	PublicFn   *fn = public_fn(fn_oid);
-
-	if (!fn->is_public || superuser_arg(GetSessionUserId()))
-		return;
-	if (fn->rate_class == RATE_AUTHENTICATE)
-	{
-		char		address[ADDR_LEN];
-
-		client_address(address, sizeof(address));
-		sigmax_api_rate_take(0, address, fn_oid, fn->name, sigmax_api_rate_authenticate);
-		return;
-	}
-	if (bound.key_id != 0)
-	{
-		Oid			role = get_role_oid(bound.role, true);
-
-		if (!OidIsValid(role) || pg_proc_aclcheck(fn_oid, role, ACL_EXECUTE) != ACLCHECK_OK)
-			ereport(ERROR,
-					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-					 errmsg("API key " INT64_FORMAT " may not call %s()", bound.key_id, fn->name),
-					 errdetail("The key's role %s may not execute it.", bound.role)));
-		if (fn->rate_class != RATE_NONE)
-			sigmax_api_rate_take(bound.key_id, NULL, fn_oid, fn->name, key_rate_limit(fn));
-	}
-	else if (sigmax_require_api_key && !fn->before_auth)
-		refuse_unauthenticated();
-}
-
-static void
-auth_fmgr_hook(FmgrHookEventType event, FmgrInfo *flinfo, Datum *private)
-{
-	if (event == FHET_START)
-	{
-		if (api_depth == 0)
-			check_api_call(flinfo->fn_oid);
-		api_depth++;
-	}
-	else if (api_depth > 0)
-		api_depth--;			/* FHET_END or FHET_ABORT */
-	if (prev_fmgr_hook)
-		prev_fmgr_hook(event, flinfo, private);
-}
-
-/* An error out of a sigmax call (no FHET_ABORT for every path) leaves the depth at zero. */
-static void
-auth_depth_xact_callback(XactEvent event, void *arg)
-{
-	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_COMMIT)
-		api_depth = 0;
-}
-
-/* Called from _PG_init: install the hook for every backend that loads the library. */
-void
-sigmax_auth_install_hooks(void)
-{
-	prev_needs_fmgr_hook = needs_fmgr_hook;
-	needs_fmgr_hook = auth_needs_fmgr_hook;
-	prev_fmgr_hook = fmgr_hook;
-	fmgr_hook = auth_fmgr_hook;
-	CacheRegisterSyscacheCallback(PROCOID, public_fns_invalidate, (Datum) 0);
-	CacheRegisterSyscacheCallback(NAMESPACEOID, public_fns_invalidate, (Datum) 0);
-	RegisterXactCallback(auth_depth_xact_callback, NULL);
+	return -1;
 }
 
 PG_FUNCTION_INFO_V1(sigmax_may_read_account);

@@ -534,6 +534,40 @@ sigmax_adapter_url(const SigmaxAdapter *adapter, const char *base_url, const cha
 }
 
 /*
+ * jsonb_in on a body. Its error on malformed JSON quotes the bad token, which
+ * may be the whole body: the error is raised again with the detail clipped,
+ * so that no message echoes a megabyte (the transaction aborts as before).
+ */
+static Jsonb *
+parse_body(char *text)
+{
+	MemoryContext caller = CurrentMemoryContext;
+	Jsonb	   *jb = NULL;
+
+	PG_TRY();
+	{
+		jb = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(text)));
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(caller);
+		edata = CopyErrorData();
+		FlushErrorState();
+		if (edata->detail != NULL && strlen(edata->detail) > 200)
+		{
+			int			keep = pg_mbcliplen(edata->detail, strlen(edata->detail), 200);
+
+			edata->detail = psprintf("%.*s...", keep, edata->detail);
+		}
+		ReThrowError(edata);
+	}
+	PG_END_TRY();
+	return jb;
+}
+
+/*
  * Read a venue's answer. The body goes through jsonb_in, PostgreSQL's own
  * parser, which raises an error on malformed JSON: the worker calls this
  * inside a transaction it aborts on error. A well-formed body that is a venue
@@ -561,7 +595,7 @@ sigmax_adapter_parse(const SigmaxAdapter *adapter, const char *body, size_t len,
 		return POLL_BAD_JSON;
 	}
 	text = pnstrdup(body, len);
-	jb = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(text)));
+	jb = parse_body(text);
 	if (JB_ROOT_IS_SCALAR(jb))
 	{
 		*detail = pstrdup("the body is a JSON scalar, not an object");
@@ -663,6 +697,7 @@ sigmax_parse_ticker(PG_FUNCTION_ARGS)
 	SigmaxTicker ticker;
 	SigmaxPollStatus status;
 	char	   *detail;
+	char	   *adapter_name;
 	TupleDesc	desc;
 	Datum		values[6];
 	bool		nulls[6] = {false};
@@ -671,11 +706,13 @@ sigmax_parse_ticker(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("adapter, body and venue_symbol must not be null")));
-	adapter = sigmax_adapter_find(text_to_cstring(PG_GETARG_TEXT_PP(0)));
+	adapter_name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	adapter = sigmax_adapter_find(adapter_name);
 	if (adapter == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("unknown exchange adapter \"%s\"", text_to_cstring(PG_GETARG_TEXT_PP(0))),
+				 errmsg("unknown exchange adapter \"%.*s\"",
+						pg_mbcliplen(adapter_name, strlen(adapter_name), 64), adapter_name),
 				 errhint("The adapters are binance, coinbaseexchange, coinbase, kraken, bybit, okx, bitstamp, gemini and kucoin.")));
 	body = PG_GETARG_TEXT_PP(1);
 	venue_symbol = text_to_cstring(PG_GETARG_TEXT_PP(2));

@@ -42,6 +42,7 @@ int			sigmax_api_rate_check_order = 1000;
 int			sigmax_api_rate_authenticate = 10;
 int			sigmax_api_rate_default = 600;
 int			sigmax_api_rate_alert_after = 3;
+int			sigmax_approval_ttl_s = 900;
 
 static const struct config_enum_entry trading_mode_options[] = {
 	{"paper", SIGMAX_MODE_PAPER, false},
@@ -347,6 +348,17 @@ sigmax_define_gucs(void)
 							0,
 							NULL, NULL, NULL);
 
+	DefineCustomIntVariable("sigmax.approval_ttl",
+							"How long a request for a second person's approval stays open.",
+							"An expired request is closed; an order waiting on it is cancelled.",
+							&sigmax_approval_ttl_s,
+							900,
+							10,
+							86400 * 7,
+							PGC_SIGHUP,
+							GUC_UNIT_S,
+							NULL, NULL, NULL);
+
 	/* Sized at startup: defined only when preloading, as PostgreSQL requires. */
 	if (process_shared_preload_libraries_in_progress)
 		DefineCustomIntVariable("sigmax.max_rate_buckets",
@@ -372,5 +384,17 @@ sigmax_resume_cooldown(PG_FUNCTION_ARGS)
 	Interval   *result = palloc0(sizeof(Interval));
 
 	result->time = (int64) sigmax_auto_pause_cooldown * USECS_PER_MINUTE;
+	PG_RETURN_INTERVAL_P(result);
+}
+
+PG_FUNCTION_INFO_V1(sigmax_approval_ttl);
+
+/* SQL: sigmax.approval_ttl as an interval. */
+Datum
+sigmax_approval_ttl(PG_FUNCTION_ARGS)
+{
+	Interval   *result = palloc0(sizeof(Interval));
+
+	result->time = (int64) sigmax_approval_ttl_s * USECS_PER_SEC;
 	PG_RETURN_INTERVAL_P(result);
 }

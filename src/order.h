@@ -20,6 +20,8 @@ typedef struct OrderRequest
 	Numeric		limit_price;	/* NULL for market orders */
 	char	   *client_order_id;	/* NULL when not given */
 	bool		system_close;	/* sigmax closing a position (a stop-loss) */
+	int64		approved_order_id;	/* a pending_approval order being approved (0: none):
+									 * left out of the book, no rate token, no threshold */
 } OrderRequest;
 
 typedef struct OrderContext

@@ -193,6 +193,7 @@ order_request_from_args(FunctionCallInfo fcinfo, OrderRequest *req, bool system_
 
 	memset(req, 0, sizeof(*req));
 	req->system_close = system_close;
+	req->approved_order_id = 0;
 	require_arg(PG_ARGISNULL(0), "account_id");
 	require_arg(PG_ARGISNULL(1), "symbol");
 	require_arg(PG_ARGISNULL(2), "side");
@@ -378,6 +379,7 @@ load_book(const OrderRequest *req, Snapshot snap, OrderContext *ctx)
 				a_limit,
 				a_ref,
 				a_status,
+				a_order,
 				a_avg;
 
 	ctx->position = zero;
@@ -398,6 +400,7 @@ load_book(const OrderRequest *req, Snapshot snap, OrderContext *ctx)
 	a_limit = row_lookup_attnum(&rl, "limit_price");
 	a_ref = row_lookup_attnum(&rl, "reference_price");
 	a_status = row_lookup_attnum(&rl, "status");
+	a_order = row_lookup_attnum(&rl, "order_id");
 	while (row_lookup_next(&rl))
 	{
 		Numeric		left;
@@ -408,6 +411,10 @@ load_book(const OrderRequest *req, Snapshot snap, OrderContext *ctx)
 		/* The index is partial on these statuses; the row says so too. */
 		if (!row_lookup_text_eq(&rl, a_status, "accepted") &&
 			!row_lookup_text_eq(&rl, a_status, "pending_approval"))
+			continue;
+		/* An order being approved is judged as new: it is not in its own book. */
+		if (req->approved_order_id != 0 &&
+			DatumGetInt64(row_lookup_byval(&rl, a_order, (Datum) 0)) == req->approved_order_id)
 			continue;
 		buy = row_lookup_text_eq(&rl, a_side, "buy");
 		left = num_sub(row_lookup_numeric(&rl, a_qty), row_lookup_numeric(&rl, a_filled));
@@ -697,7 +704,9 @@ order_decide(const OrderRequest *req, const OrderContext *ctx, bool dry_run, Ver
 		reject(v, REASON_REDUCE_ONLY, "a closing order from sigmax must reduce the position");
 		return;
 	}
-	if (!req->system_close && !sigmax_rate_take(req->account_id, lim->orders_per_minute, dry_run))
+	/* An order being approved took its token when it was submitted. */
+	if (!req->system_close && req->approved_order_id == 0 &&
+		!sigmax_rate_take(req->account_id, lim->orders_per_minute, dry_run))
 	{
 		reject(v, REASON_RATE_LIMIT, "more than %d orders a minute for this account",
 			   lim->orders_per_minute);
@@ -829,7 +838,7 @@ order_decide(const OrderRequest *req, const OrderContext *ctx, bool dry_run, Ver
 			return;
 		}
 	}
-	if (lim->approval_notional && !req->system_close && v->notional &&
+	if (lim->approval_notional && !req->system_close && req->approved_order_id == 0 && v->notional &&
 		num_cmp(v->notional, lim->approval_notional) >= 0)
 	{
 		v->pending_approval = true;

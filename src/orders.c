@@ -27,6 +27,7 @@ PG_FUNCTION_INFO_V1(sigmax_fill_order);
 PG_FUNCTION_INFO_V1(sigmax_internal_audit_write);
 PG_FUNCTION_INFO_V1(sigmax_order_path_lock);
 PG_FUNCTION_INFO_V1(sigmax_submit_system_order);
+PG_FUNCTION_INFO_V1(sigmax_approve_order);
 
 static SPIPlanPtr insert_plan = NULL;
 static SPIPlanPtr rollover_plan = NULL;
@@ -35,6 +36,10 @@ static SPIPlanPtr protections_plan = NULL;
 static SPIPlanPtr rate_alert_plan = NULL;
 static SPIPlanPtr account_of_plan = NULL;
 static SPIPlanPtr lock_account_plan = NULL;
+static SPIPlanPtr request_approval_plan = NULL;
+static SPIPlanPtr pending_order_plan = NULL;
+static SPIPlanPtr pending_lock_plan = NULL;
+static SPIPlanPtr approved_update_plan = NULL;
 
 
 /* Append "key": value, where value is a JSON number, string or null. */
@@ -323,6 +328,17 @@ order_entry(FunctionCallInfo fcinfo, bool dry_run, bool system_close)
 				 : fill_now ? "order.filled" : "order.accepted",
 				 order_id, &req, status, &v, fill_now ? v.exec_price : NULL, fee);
 
+	/* An order at or above the approval threshold waits for a second person (docs/security.md). */
+	if (v.reason == REASON_NONE && v.pending_approval)
+	{
+		Oid			types[1] = {INT8OID};
+		Datum		args[1] = {Int64GetDatum(order_id)};
+
+		sigmax_keep_plan(&request_approval_plan, "SELECT sigmax._request_order_approval($1)", 1, types);
+		if (SPI_execute_plan(request_approval_plan, args, NULL, false, 1) != SPI_OK_SELECT)
+			elog(ERROR, "sigmax: requesting the order's approval failed");
+	}
+
 	/*
 	 * Every fill re-evaluates the automatic protections (docs/protections.md).
 	 * A fill moves equity only by its cost against the mark (fee and the
@@ -363,6 +379,117 @@ Datum
 sigmax_submit_system_order(PG_FUNCTION_ARGS)
 {
 	return order_entry(fcinfo, false, true);
+}
+
+/*
+ * sigmax._approve_order(order_id): the approved execution of an order that
+ * was pending approval. Every check runs again now, under the account lock,
+ * with the order left out of its own book; it takes no second rate token and
+ * the approval threshold no longer applies. The order becomes accepted,
+ * filled (paper) or rejected with the reason of the check that failed.
+ * Called by sigmax.approve in the approver's transaction.
+ */
+Datum
+sigmax_approve_order(PG_FUNCTION_ARGS)
+{
+	MemoryContext call_ctx = CurrentMemoryContext;
+	int64		order_id = PG_GETARG_INT64(0);
+	Oid			types1[1] = {INT8OID};
+	Datum		arg = Int64GetDatum(order_id);
+	OrderRequest req;
+	OrderContext ctx;
+	Verdict		v;
+	const char *status;
+	bool		fill_now;
+	bool		isnull;
+	Numeric		fee = NULL;
+	HeapTuple	tup;
+	TupleDesc	desc;
+
+	sigmax_check_sql_version();
+	sigmax_require_primary("approve orders");
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "sigmax: SPI_connect failed");
+	MemoryContextSwitchTo(call_ctx);
+
+	sigmax_keep_plan(&pending_order_plan,
+					 "SELECT account_id, symbol, side, order_type, qty, limit_price FROM sigmax.orders "
+					 "WHERE order_id = $1", 1, types1);
+	if (SPI_execute_plan(pending_order_plan, &arg, NULL, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "sigmax: reading the order failed");
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("order " INT64_FORMAT " does not exist", order_id)));
+	tup = SPI_tuptable->vals[0];
+	desc = SPI_tuptable->tupdesc;
+	memset(&req, 0, sizeof(req));
+	req.account_id = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
+	req.symbol = SPI_getvalue(tup, desc, 2);
+	req.buy = strcmp(SPI_getvalue(tup, desc, 3), "buy") == 0;
+	req.market = strcmp(SPI_getvalue(tup, desc, 4), "market") == 0;
+	req.qty = DatumGetNumericCopy(SPI_getbinval(tup, desc, 5, &isnull));
+	{
+		Datum		d = SPI_getbinval(tup, desc, 6, &isnull);
+
+		req.limit_price = isnull ? NULL : DatumGetNumericCopy(d);
+	}
+	req.approved_order_id = order_id;
+
+	/* The lock order of every order path: trading state and account (here), then the order. */
+	order_load_context(&req, false, &ctx);
+	sigmax_keep_plan(&pending_lock_plan,
+					 "SELECT status FROM sigmax.orders WHERE order_id = $1 FOR UPDATE", 1, types1);
+	if (SPI_execute_plan(pending_lock_plan, &arg, NULL, false, 1) != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "sigmax: locking the order failed");
+	status = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	if (strcmp(status, "pending_approval") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("order " INT64_FORMAT " is %s, not pending approval", order_id, status)));
+
+	order_decide(&req, &ctx, false, &v);
+	sigmax_count_verdict(v.reason, false);
+	fill_now = v.reason == REASON_NONE && ctx.paper && v.exec_price != NULL && (req.market || v.marketable);
+	status = v.reason != REASON_NONE ? "rejected" : fill_now ? "filled" : "accepted";
+
+	{
+		Oid			types[6] = {INT8OID, TEXTOID, TEXTOID, TEXTOID, NUMERICOID, BOOLOID};
+		Datum		args[6];
+		char		nulls[6] = "      ";
+
+		sigmax_keep_plan(&approved_update_plan,
+						 "UPDATE sigmax.orders SET status = $2, reason_code = $3, reason = $4, "
+						 "reference_price = coalesce($5, reference_price), reduce_only = $6, updated_at = now() "
+						 "WHERE order_id = $1", 6, types);
+		args[0] = Int64GetDatum(order_id);
+		args[1] = CStringGetTextDatum(fill_now ? "accepted" : status);
+		if (v.reason != REASON_NONE)
+			args[2] = CStringGetTextDatum(sigmax_reason_codes[v.reason]);
+		else
+			nulls[2] = 'n';
+		if (v.reason_text)
+			args[3] = CStringGetTextDatum(v.reason_text);
+		else
+			nulls[3] = 'n';
+		args[4] = v.reference_price ? NumericGetDatum(v.reference_price) : (Datum) 0;
+		nulls[4] = v.reference_price ? ' ' : 'n';
+		args[5] = BoolGetDatum(v.reducing);
+		if (SPI_execute_plan(approved_update_plan, args, nulls, false, 1) != SPI_OK_UPDATE)
+			elog(ERROR, "sigmax: recording the approved order failed");
+	}
+	if (fill_now)
+	{
+		fee = fill_fee(ctx.limits, req.qty, v.exec_price);
+		sigmax_apply_fill(order_id, req.account_id, req.symbol, req.buy, req.qty, v.exec_price, fee);
+	}
+	ledger_order(v.reason != REASON_NONE ? "order.rejected" : fill_now ? "order.filled" : "order.accepted",
+				 order_id, &req, status, &v, fill_now ? v.exec_price : NULL, fee);
+	if (fill_now && fill_may_trip(&req, &ctx, v.exec_price, fee))
+		check_protections(req.account_id, ctx.now);
+
+	return finish_with_row(call_ctx, fcinfo, true, order_id, status,
+						   v.reason == REASON_NONE ? NULL : sigmax_reason_codes[v.reason], v.reason_text);
 }
 
 /*

@@ -39,7 +39,7 @@ void
 _PG_init(void)
 {
 	sigmax_define_gucs();
-	sigmax_auth_install_hooks();
+	sigmax_api_surface_install_hooks();
 
 	if (process_shared_preload_libraries_in_progress)
 	{

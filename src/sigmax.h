@@ -40,6 +40,7 @@ extern int	sigmax_api_rate_check_order;
 extern int	sigmax_api_rate_authenticate;
 extern int	sigmax_api_rate_default;
 extern int	sigmax_api_rate_alert_after;
+extern int	sigmax_approval_ttl_s;
 extern void sigmax_define_gucs(void);
 
 /* auth.c: security events, ledgered and alerted by the worker in a transaction of its own */
@@ -69,7 +70,13 @@ extern void sigmax_security_events_reported(uint64 upto);
 extern Size sigmax_auth_shmem_size(void);
 extern void sigmax_auth_shmem_init(void);
 extern void sigmax_authorize_account(int64 account_id);
-extern void sigmax_auth_install_hooks(void);
+extern int64 sigmax_bound_key(const char **role);
+extern int	sigmax_bound_rate_override(const char *function);
+extern void sigmax_client_address(char *out, size_t len);
+extern void sigmax_refuse_unauthenticated(void);
+
+/* api_surface.c */
+extern void sigmax_api_surface_install_hooks(void);
 
 /* api_limits.c */
 extern Size sigmax_api_limits_shmem_size(void);

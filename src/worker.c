@@ -38,6 +38,7 @@ PGDLLEXPORT void sigmax_worker_main(Datum main_arg);
 
 /* How often the worker looks again for a missing or mismatched extension. */
 #define READY_RECHECK_MS 10000
+#define APPROVAL_SWEEP_MS 10000
 /* How often the launcher looks again for a missing database (a heap scan of pg_database). */
 #define DATABASE_RECHECK_MS 1000
 /* Failed cycles polled at the normal interval before backing off (so the error-burst trigger sees them). */
@@ -87,6 +88,7 @@ static bool reload_requested = true;
 static bool check_extension = false;	/* a record failed: is the extension still right? */
 static uint64 loaded_generation = 0;
 static TimestampTz next_ready_check = 0;
+static TimestampTz next_approval_sweep = 0;
 static char *connected_database = NULL;
 static char last_logged[256] = "";
 static SPIPlanPtr record_plan = NULL;
@@ -913,11 +915,41 @@ report_security_events(void)
 		ereport(LOG, (errmsg("sigmax worker: could not report security events: %s", error)));
 }
 
+/* Close expired approval requests, if the extension is installed at this library's version. */
+static void
+expire_approvals_body(void *arg)
+{
+	char	   *version = installed_version();
+
+	if (version == NULL || strcmp(version, SIGMAX_VERSION) != 0)
+		return;
+	if (SPI_execute("SELECT sigmax._expire_approvals()", false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "sigmax worker: closing expired approvals failed");
+}
+
+/*
+ * Close expired approval requests every APPROVAL_SWEEP_MS, so that an order
+ * nobody approved stops counting against its account's limits on time. Runs
+ * whether polling is on or off: it is housekeeping, not polling.
+ */
+static void
+expire_approvals(TimestampTz now)
+{
+	char		error[200];
+
+	if (now < next_approval_sweep)
+		return;
+	next_approval_sweep = now + APPROVAL_SWEEP_MS * INT64CONST(1000);
+	if (!in_transaction("sigmax worker: closing expired approvals", expire_approvals_body, NULL,
+						error, sizeof(error)))
+		ereport(LOG, (errmsg("sigmax worker: could not close expired approvals: %s", error)));
+}
+
 /* How long to sleep: until the next venue is due, at most READY_RECHECK_MS. */
 static long
 next_timeout_ms(TimestampTz now)
 {
-	TimestampTz wake = now + READY_RECHECK_MS * INT64CONST(1000);
+	TimestampTz wake = Min(now + READY_RECHECK_MS * INT64CONST(1000), next_approval_sweep);
 	int			i;
 
 	if (!ready || !sigmax_worker_enabled)
@@ -1015,6 +1047,8 @@ sigmax_worker_main(Datum main_arg)
 				report_security_events();
 			}
 		}
+		/* housekeeping, not polling: runs with polling off too */
+		expire_approvals(GetCurrentTimestamp());
 
 		if (sigmax_http_wait(next_timeout_ms(GetCurrentTimestamp())))
 			ResetLatch(MyLatch);

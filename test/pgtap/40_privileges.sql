@@ -3,8 +3,28 @@
 -- here until this list says who may use it. (Generated from a reviewed install; edit by hand.)
 BEGIN;
 CREATE EXTENSION sigmax;
-SELECT plan(409);
+SELECT plan(477);
 
+SELECT function_privs_are('sigmax', '_apply_limits', ARRAY['bigint', 'jsonb']::name[], 'sigmax_admin', ARRAY[]::name[], 'sigmax_admin: _apply_limits(bigint, jsonb) nothing');
+SELECT function_privs_are('sigmax', '_apply_limits', ARRAY['bigint', 'jsonb']::name[], 'sigmax_trader', ARRAY[]::name[], 'sigmax_trader: _apply_limits(bigint, jsonb) nothing');
+SELECT function_privs_are('sigmax', '_apply_limits', ARRAY['bigint', 'jsonb']::name[], 'sigmax_auditor', ARRAY[]::name[], 'sigmax_auditor: _apply_limits(bigint, jsonb) nothing');
+SELECT function_privs_are('sigmax', '_apply_limits', ARRAY['bigint', 'jsonb']::name[], 'public', ARRAY[]::name[], 'public: _apply_limits(bigint, jsonb) nothing');
+SELECT function_privs_are('sigmax', '_apply_state', ARRAY['bigint', 'text', 'text', 'boolean']::name[], 'sigmax_admin', ARRAY[]::name[], 'sigmax_admin: _apply_state(bigint, text, text, boolean) nothing');
+SELECT function_privs_are('sigmax', '_apply_state', ARRAY['bigint', 'text', 'text', 'boolean']::name[], 'sigmax_trader', ARRAY[]::name[], 'sigmax_trader: _apply_state(bigint, text, text, boolean) nothing');
+SELECT function_privs_are('sigmax', '_apply_state', ARRAY['bigint', 'text', 'text', 'boolean']::name[], 'sigmax_auditor', ARRAY[]::name[], 'sigmax_auditor: _apply_state(bigint, text, text, boolean) nothing');
+SELECT function_privs_are('sigmax', '_apply_state', ARRAY['bigint', 'text', 'text', 'boolean']::name[], 'public', ARRAY[]::name[], 'public: _apply_state(bigint, text, text, boolean) nothing');
+SELECT function_privs_are('sigmax', '_apply_trading_mode', ARRAY['bigint', 'text']::name[], 'sigmax_admin', ARRAY[]::name[], 'sigmax_admin: _apply_trading_mode(bigint, text) nothing');
+SELECT function_privs_are('sigmax', '_apply_trading_mode', ARRAY['bigint', 'text']::name[], 'sigmax_trader', ARRAY[]::name[], 'sigmax_trader: _apply_trading_mode(bigint, text) nothing');
+SELECT function_privs_are('sigmax', '_apply_trading_mode', ARRAY['bigint', 'text']::name[], 'sigmax_auditor', ARRAY[]::name[], 'sigmax_auditor: _apply_trading_mode(bigint, text) nothing');
+SELECT function_privs_are('sigmax', '_apply_trading_mode', ARRAY['bigint', 'text']::name[], 'public', ARRAY[]::name[], 'public: _apply_trading_mode(bigint, text) nothing');
+SELECT function_privs_are('sigmax', '_approval_ttl', ARRAY[]::name[], 'sigmax_admin', ARRAY[]::name[], 'sigmax_admin: _approval_ttl() nothing');
+SELECT function_privs_are('sigmax', '_approval_ttl', ARRAY[]::name[], 'sigmax_trader', ARRAY[]::name[], 'sigmax_trader: _approval_ttl() nothing');
+SELECT function_privs_are('sigmax', '_approval_ttl', ARRAY[]::name[], 'sigmax_auditor', ARRAY[]::name[], 'sigmax_auditor: _approval_ttl() nothing');
+SELECT function_privs_are('sigmax', '_approval_ttl', ARRAY[]::name[], 'public', ARRAY[]::name[], 'public: _approval_ttl() nothing');
+SELECT function_privs_are('sigmax', '_approve_order', ARRAY['bigint']::name[], 'sigmax_admin', ARRAY[]::name[], 'sigmax_admin: _approve_order(bigint) nothing');
+SELECT function_privs_are('sigmax', '_approve_order', ARRAY['bigint']::name[], 'sigmax_trader', ARRAY[]::name[], 'sigmax_trader: _approve_order(bigint) nothing');
+SELECT function_privs_are('sigmax', '_approve_order', ARRAY['bigint']::name[], 'sigmax_auditor', ARRAY[]::name[], 'sigmax_auditor: _approve_order(bigint) nothing');
+SELECT function_privs_are('sigmax', '_approve_order', ARRAY['bigint']::name[], 'public', ARRAY[]::name[], 'public: _approve_order(bigint) nothing');
 SELECT function_privs_are('sigmax', '_audit_write', ARRAY['text', 'text', 'jsonb']::name[], 'sigmax_admin', ARRAY[]::name[], 'sigmax_admin: _audit_write(text, text, jsonb) nothing');
 SELECT function_privs_are('sigmax', '_audit_write', ARRAY['text', 'text', 'jsonb']::name[], 'sigmax_trader', ARRAY[]::name[], 'sigmax_trader: _audit_write(text, text, jsonb) nothing');
 SELECT function_privs_are('sigmax', '_audit_write', ARRAY['text', 'text', 'jsonb']::name[], 'sigmax_auditor', ARRAY[]::name[], 'sigmax_auditor: _audit_write(text, text, jsonb) nothing');
@@ -29,6 +49,14 @@ SELECT function_privs_are('sigmax', '_checkpoint_verifies', ARRAY[]::name[], 'si
 SELECT function_privs_are('sigmax', '_checkpoint_verifies', ARRAY[]::name[], 'sigmax_trader', ARRAY[]::name[], 'sigmax_trader: _checkpoint_verifies() nothing');
 SELECT function_privs_are('sigmax', '_checkpoint_verifies', ARRAY[]::name[], 'sigmax_auditor', ARRAY[]::name[], 'sigmax_auditor: _checkpoint_verifies() nothing');
 SELECT function_privs_are('sigmax', '_checkpoint_verifies', ARRAY[]::name[], 'public', ARRAY[]::name[], 'public: _checkpoint_verifies() nothing');
+SELECT function_privs_are('sigmax', '_effective_limits', ARRAY[]::name[], 'sigmax_admin', ARRAY[]::name[], 'sigmax_admin: _effective_limits() nothing');
+SELECT function_privs_are('sigmax', '_effective_limits', ARRAY[]::name[], 'sigmax_trader', ARRAY[]::name[], 'sigmax_trader: _effective_limits() nothing');
+SELECT function_privs_are('sigmax', '_effective_limits', ARRAY[]::name[], 'sigmax_auditor', ARRAY[]::name[], 'sigmax_auditor: _effective_limits() nothing');
+SELECT function_privs_are('sigmax', '_effective_limits', ARRAY[]::name[], 'public', ARRAY[]::name[], 'public: _effective_limits() nothing');
+SELECT function_privs_are('sigmax', '_expire_approvals', ARRAY[]::name[], 'sigmax_admin', ARRAY[]::name[], 'sigmax_admin: _expire_approvals() nothing');
+SELECT function_privs_are('sigmax', '_expire_approvals', ARRAY[]::name[], 'sigmax_trader', ARRAY[]::name[], 'sigmax_trader: _expire_approvals() nothing');
+SELECT function_privs_are('sigmax', '_expire_approvals', ARRAY[]::name[], 'sigmax_auditor', ARRAY[]::name[], 'sigmax_auditor: _expire_approvals() nothing');
+SELECT function_privs_are('sigmax', '_expire_approvals', ARRAY[]::name[], 'public', ARRAY[]::name[], 'public: _expire_approvals() nothing');
 SELECT function_privs_are('sigmax', '_fill_order', ARRAY['bigint', 'numeric']::name[], 'sigmax_admin', ARRAY[]::name[], 'sigmax_admin: _fill_order(bigint, numeric) nothing');
 SELECT function_privs_are('sigmax', '_fill_order', ARRAY['bigint', 'numeric']::name[], 'sigmax_trader', ARRAY[]::name[], 'sigmax_trader: _fill_order(bigint, numeric) nothing');
 SELECT function_privs_are('sigmax', '_fill_order', ARRAY['bigint', 'numeric']::name[], 'sigmax_auditor', ARRAY[]::name[], 'sigmax_auditor: _fill_order(bigint, numeric) nothing');
@@ -45,6 +73,10 @@ SELECT function_privs_are('sigmax', '_limits_changed', ARRAY[]::name[], 'sigmax_
 SELECT function_privs_are('sigmax', '_limits_changed', ARRAY[]::name[], 'sigmax_trader', ARRAY[]::name[], 'sigmax_trader: _limits_changed() nothing');
 SELECT function_privs_are('sigmax', '_limits_changed', ARRAY[]::name[], 'sigmax_auditor', ARRAY[]::name[], 'sigmax_auditor: _limits_changed() nothing');
 SELECT function_privs_are('sigmax', '_limits_changed', ARRAY[]::name[], 'public', ARRAY[]::name[], 'public: _limits_changed() nothing');
+SELECT function_privs_are('sigmax', '_limits_loosened', ARRAY['jsonb', 'jsonb']::name[], 'sigmax_admin', ARRAY[]::name[], 'sigmax_admin: _limits_loosened(jsonb, jsonb) nothing');
+SELECT function_privs_are('sigmax', '_limits_loosened', ARRAY['jsonb', 'jsonb']::name[], 'sigmax_trader', ARRAY[]::name[], 'sigmax_trader: _limits_loosened(jsonb, jsonb) nothing');
+SELECT function_privs_are('sigmax', '_limits_loosened', ARRAY['jsonb', 'jsonb']::name[], 'sigmax_auditor', ARRAY[]::name[], 'sigmax_auditor: _limits_loosened(jsonb, jsonb) nothing');
+SELECT function_privs_are('sigmax', '_limits_loosened', ARRAY['jsonb', 'jsonb']::name[], 'public', ARRAY[]::name[], 'public: _limits_loosened(jsonb, jsonb) nothing');
 SELECT function_privs_are('sigmax', '_lock_global_state', ARRAY[]::name[], 'sigmax_admin', ARRAY[]::name[], 'sigmax_admin: _lock_global_state() nothing');
 SELECT function_privs_are('sigmax', '_lock_global_state', ARRAY[]::name[], 'sigmax_trader', ARRAY[]::name[], 'sigmax_trader: _lock_global_state() nothing');
 SELECT function_privs_are('sigmax', '_lock_global_state', ARRAY[]::name[], 'sigmax_auditor', ARRAY[]::name[], 'sigmax_auditor: _lock_global_state() nothing');
@@ -73,6 +105,10 @@ SELECT function_privs_are('sigmax', '_poller_reload', ARRAY[]::name[], 'sigmax_a
 SELECT function_privs_are('sigmax', '_poller_reload', ARRAY[]::name[], 'sigmax_trader', ARRAY[]::name[], 'sigmax_trader: _poller_reload() nothing');
 SELECT function_privs_are('sigmax', '_poller_reload', ARRAY[]::name[], 'sigmax_auditor', ARRAY[]::name[], 'sigmax_auditor: _poller_reload() nothing');
 SELECT function_privs_are('sigmax', '_poller_reload', ARRAY[]::name[], 'public', ARRAY[]::name[], 'public: _poller_reload() nothing');
+SELECT function_privs_are('sigmax', '_principal', ARRAY[]::name[], 'sigmax_admin', ARRAY[]::name[], 'sigmax_admin: _principal() nothing');
+SELECT function_privs_are('sigmax', '_principal', ARRAY[]::name[], 'sigmax_trader', ARRAY[]::name[], 'sigmax_trader: _principal() nothing');
+SELECT function_privs_are('sigmax', '_principal', ARRAY[]::name[], 'sigmax_auditor', ARRAY[]::name[], 'sigmax_auditor: _principal() nothing');
+SELECT function_privs_are('sigmax', '_principal', ARRAY[]::name[], 'public', ARRAY[]::name[], 'public: _principal() nothing');
 SELECT function_privs_are('sigmax', '_publish_global_state', ARRAY['text']::name[], 'sigmax_admin', ARRAY[]::name[], 'sigmax_admin: _publish_global_state(text) nothing');
 SELECT function_privs_are('sigmax', '_publish_global_state', ARRAY['text']::name[], 'sigmax_trader', ARRAY[]::name[], 'sigmax_trader: _publish_global_state(text) nothing');
 SELECT function_privs_are('sigmax', '_publish_global_state', ARRAY['text']::name[], 'sigmax_auditor', ARRAY[]::name[], 'sigmax_auditor: _publish_global_state(text) nothing');
@@ -81,6 +117,10 @@ SELECT function_privs_are('sigmax', '_raise_alert', ARRAY['text', 'text', 'bigin
 SELECT function_privs_are('sigmax', '_raise_alert', ARRAY['text', 'text', 'bigint', 'jsonb', 'text']::name[], 'sigmax_trader', ARRAY[]::name[], 'sigmax_trader: _raise_alert(text, text, bigint, jsonb, text) nothing');
 SELECT function_privs_are('sigmax', '_raise_alert', ARRAY['text', 'text', 'bigint', 'jsonb', 'text']::name[], 'sigmax_auditor', ARRAY[]::name[], 'sigmax_auditor: _raise_alert(text, text, bigint, jsonb, text) nothing');
 SELECT function_privs_are('sigmax', '_raise_alert', ARRAY['text', 'text', 'bigint', 'jsonb', 'text']::name[], 'public', ARRAY[]::name[], 'public: _raise_alert(text, text, bigint, jsonb, text) nothing');
+SELECT function_privs_are('sigmax', '_request_order_approval', ARRAY['bigint']::name[], 'sigmax_admin', ARRAY[]::name[], 'sigmax_admin: _request_order_approval(bigint) nothing');
+SELECT function_privs_are('sigmax', '_request_order_approval', ARRAY['bigint']::name[], 'sigmax_trader', ARRAY[]::name[], 'sigmax_trader: _request_order_approval(bigint) nothing');
+SELECT function_privs_are('sigmax', '_request_order_approval', ARRAY['bigint']::name[], 'sigmax_auditor', ARRAY[]::name[], 'sigmax_auditor: _request_order_approval(bigint) nothing');
+SELECT function_privs_are('sigmax', '_request_order_approval', ARRAY['bigint']::name[], 'public', ARRAY[]::name[], 'public: _request_order_approval(bigint) nothing');
 SELECT function_privs_are('sigmax', '_reset_shared_state', ARRAY[]::name[], 'sigmax_admin', ARRAY[]::name[], 'sigmax_admin: _reset_shared_state() nothing');
 SELECT function_privs_are('sigmax', '_reset_shared_state', ARRAY[]::name[], 'sigmax_trader', ARRAY[]::name[], 'sigmax_trader: _reset_shared_state() nothing');
 SELECT function_privs_are('sigmax', '_reset_shared_state', ARRAY[]::name[], 'sigmax_auditor', ARRAY[]::name[], 'sigmax_auditor: _reset_shared_state() nothing');
@@ -101,6 +141,10 @@ SELECT function_privs_are('sigmax', '_submit_system_order', ARRAY['bigint', 'tex
 SELECT function_privs_are('sigmax', '_submit_system_order', ARRAY['bigint', 'text', 'text', 'numeric', 'text', 'numeric', 'text']::name[], 'sigmax_trader', ARRAY[]::name[], 'sigmax_trader: _submit_system_order(bigint, text, text, numeric, text, numeric, text) nothing');
 SELECT function_privs_are('sigmax', '_submit_system_order', ARRAY['bigint', 'text', 'text', 'numeric', 'text', 'numeric', 'text']::name[], 'sigmax_auditor', ARRAY[]::name[], 'sigmax_auditor: _submit_system_order(bigint, text, text, numeric, text, numeric, text) nothing');
 SELECT function_privs_are('sigmax', '_submit_system_order', ARRAY['bigint', 'text', 'text', 'numeric', 'text', 'numeric', 'text']::name[], 'public', ARRAY[]::name[], 'public: _submit_system_order(bigint, text, text, numeric, text, numeric, text) nothing');
+SELECT function_privs_are('sigmax', '_superuser_session', ARRAY[]::name[], 'sigmax_admin', ARRAY[]::name[], 'sigmax_admin: _superuser_session() nothing');
+SELECT function_privs_are('sigmax', '_superuser_session', ARRAY[]::name[], 'sigmax_trader', ARRAY[]::name[], 'sigmax_trader: _superuser_session() nothing');
+SELECT function_privs_are('sigmax', '_superuser_session', ARRAY[]::name[], 'sigmax_auditor', ARRAY[]::name[], 'sigmax_auditor: _superuser_session() nothing');
+SELECT function_privs_are('sigmax', '_superuser_session', ARRAY[]::name[], 'public', ARRAY[]::name[], 'public: _superuser_session() nothing');
 SELECT function_privs_are('sigmax', '_ticker_url', ARRAY['text', 'text', 'text', 'text', 'text']::name[], 'sigmax_admin', ARRAY[]::name[], 'sigmax_admin: _ticker_url(text, text, text, text, text) nothing');
 SELECT function_privs_are('sigmax', '_ticker_url', ARRAY['text', 'text', 'text', 'text', 'text']::name[], 'sigmax_trader', ARRAY[]::name[], 'sigmax_trader: _ticker_url(text, text, text, text, text) nothing');
 SELECT function_privs_are('sigmax', '_ticker_url', ARRAY['text', 'text', 'text', 'text', 'text']::name[], 'sigmax_auditor', ARRAY[]::name[], 'sigmax_auditor: _ticker_url(text, text, text, text, text) nothing');
@@ -129,6 +173,10 @@ SELECT function_privs_are('sigmax', 'api_rate_status', ARRAY[]::name[], 'sigmax_
 SELECT function_privs_are('sigmax', 'api_rate_status', ARRAY[]::name[], 'sigmax_trader', ARRAY[]::name[], 'sigmax_trader: api_rate_status() nothing');
 SELECT function_privs_are('sigmax', 'api_rate_status', ARRAY[]::name[], 'sigmax_auditor', ARRAY['EXECUTE']::name[], 'sigmax_auditor: api_rate_status() EXECUTE');
 SELECT function_privs_are('sigmax', 'api_rate_status', ARRAY[]::name[], 'public', ARRAY[]::name[], 'public: api_rate_status() nothing');
+SELECT function_privs_are('sigmax', 'approve', ARRAY['bigint']::name[], 'sigmax_admin', ARRAY['EXECUTE']::name[], 'sigmax_admin: approve(bigint) EXECUTE');
+SELECT function_privs_are('sigmax', 'approve', ARRAY['bigint']::name[], 'sigmax_trader', ARRAY[]::name[], 'sigmax_trader: approve(bigint) nothing');
+SELECT function_privs_are('sigmax', 'approve', ARRAY['bigint']::name[], 'sigmax_auditor', ARRAY[]::name[], 'sigmax_auditor: approve(bigint) nothing');
+SELECT function_privs_are('sigmax', 'approve', ARRAY['bigint']::name[], 'public', ARRAY[]::name[], 'public: approve(bigint) nothing');
 SELECT function_privs_are('sigmax', 'audit_append', ARRAY['text', 'jsonb', 'text']::name[], 'sigmax_admin', ARRAY['EXECUTE']::name[], 'sigmax_admin: audit_append(text, jsonb, text) EXECUTE');
 SELECT function_privs_are('sigmax', 'audit_append', ARRAY['text', 'jsonb', 'text']::name[], 'sigmax_trader', ARRAY['EXECUTE']::name[], 'sigmax_trader: audit_append(text, jsonb, text) EXECUTE');
 SELECT function_privs_are('sigmax', 'audit_append', ARRAY['text', 'jsonb', 'text']::name[], 'sigmax_auditor', ARRAY[]::name[], 'sigmax_auditor: audit_append(text, jsonb, text) nothing');
@@ -185,6 +233,10 @@ SELECT function_privs_are('sigmax', 'create_api_key', ARRAY['text', 'text', 'big
 SELECT function_privs_are('sigmax', 'create_api_key', ARRAY['text', 'text', 'bigint[]', 'cidr[]', 'timestamp with time zone']::name[], 'sigmax_trader', ARRAY[]::name[], 'sigmax_trader: create_api_key(text, text, bigint[], cidr[], timestamp with time zone) nothing');
 SELECT function_privs_are('sigmax', 'create_api_key', ARRAY['text', 'text', 'bigint[]', 'cidr[]', 'timestamp with time zone']::name[], 'sigmax_auditor', ARRAY[]::name[], 'sigmax_auditor: create_api_key(text, text, bigint[], cidr[], timestamp with time zone) nothing');
 SELECT function_privs_are('sigmax', 'create_api_key', ARRAY['text', 'text', 'bigint[]', 'cidr[]', 'timestamp with time zone']::name[], 'public', ARRAY[]::name[], 'public: create_api_key(text, text, bigint[], cidr[], timestamp with time zone) nothing');
+SELECT function_privs_are('sigmax', 'deny', ARRAY['bigint', 'text']::name[], 'sigmax_admin', ARRAY['EXECUTE']::name[], 'sigmax_admin: deny(bigint, text) EXECUTE');
+SELECT function_privs_are('sigmax', 'deny', ARRAY['bigint', 'text']::name[], 'sigmax_trader', ARRAY[]::name[], 'sigmax_trader: deny(bigint, text) nothing');
+SELECT function_privs_are('sigmax', 'deny', ARRAY['bigint', 'text']::name[], 'sigmax_auditor', ARRAY[]::name[], 'sigmax_auditor: deny(bigint, text) nothing');
+SELECT function_privs_are('sigmax', 'deny', ARRAY['bigint', 'text']::name[], 'public', ARRAY[]::name[], 'public: deny(bigint, text) nothing');
 SELECT function_privs_are('sigmax', 'enable_exchange', ARRAY['text', 'boolean']::name[], 'sigmax_admin', ARRAY['EXECUTE']::name[], 'sigmax_admin: enable_exchange(text, boolean) EXECUTE');
 SELECT function_privs_are('sigmax', 'enable_exchange', ARRAY['text', 'boolean']::name[], 'sigmax_trader', ARRAY[]::name[], 'sigmax_trader: enable_exchange(text, boolean) nothing');
 SELECT function_privs_are('sigmax', 'enable_exchange', ARRAY['text', 'boolean']::name[], 'sigmax_auditor', ARRAY[]::name[], 'sigmax_auditor: enable_exchange(text, boolean) nothing');
@@ -233,6 +285,10 @@ SELECT function_privs_are('sigmax', 'remove_price_feed', ARRAY['text', 'text']::
 SELECT function_privs_are('sigmax', 'remove_price_feed', ARRAY['text', 'text']::name[], 'sigmax_trader', ARRAY[]::name[], 'sigmax_trader: remove_price_feed(text, text) nothing');
 SELECT function_privs_are('sigmax', 'remove_price_feed', ARRAY['text', 'text']::name[], 'sigmax_auditor', ARRAY[]::name[], 'sigmax_auditor: remove_price_feed(text, text) nothing');
 SELECT function_privs_are('sigmax', 'remove_price_feed', ARRAY['text', 'text']::name[], 'public', ARRAY[]::name[], 'public: remove_price_feed(text, text) nothing');
+SELECT function_privs_are('sigmax', 'request_approval', ARRAY['text', 'jsonb']::name[], 'sigmax_admin', ARRAY['EXECUTE']::name[], 'sigmax_admin: request_approval(text, jsonb) EXECUTE');
+SELECT function_privs_are('sigmax', 'request_approval', ARRAY['text', 'jsonb']::name[], 'sigmax_trader', ARRAY[]::name[], 'sigmax_trader: request_approval(text, jsonb) nothing');
+SELECT function_privs_are('sigmax', 'request_approval', ARRAY['text', 'jsonb']::name[], 'sigmax_auditor', ARRAY[]::name[], 'sigmax_auditor: request_approval(text, jsonb) nothing');
+SELECT function_privs_are('sigmax', 'request_approval', ARRAY['text', 'jsonb']::name[], 'public', ARRAY[]::name[], 'public: request_approval(text, jsonb) nothing');
 SELECT function_privs_are('sigmax', 'resume', ARRAY['bigint']::name[], 'sigmax_admin', ARRAY['EXECUTE']::name[], 'sigmax_admin: resume(bigint) EXECUTE');
 SELECT function_privs_are('sigmax', 'resume', ARRAY['bigint']::name[], 'sigmax_trader', ARRAY[]::name[], 'sigmax_trader: resume(bigint) nothing');
 SELECT function_privs_are('sigmax', 'resume', ARRAY['bigint']::name[], 'sigmax_auditor', ARRAY[]::name[], 'sigmax_auditor: resume(bigint) nothing');
@@ -261,6 +317,10 @@ SELECT function_privs_are('sigmax', 'set_reduce_only', ARRAY['bigint', 'boolean'
 SELECT function_privs_are('sigmax', 'set_reduce_only', ARRAY['bigint', 'boolean']::name[], 'sigmax_trader', ARRAY[]::name[], 'sigmax_trader: set_reduce_only(bigint, boolean) nothing');
 SELECT function_privs_are('sigmax', 'set_reduce_only', ARRAY['bigint', 'boolean']::name[], 'sigmax_auditor', ARRAY[]::name[], 'sigmax_auditor: set_reduce_only(bigint, boolean) nothing');
 SELECT function_privs_are('sigmax', 'set_reduce_only', ARRAY['bigint', 'boolean']::name[], 'public', ARRAY[]::name[], 'public: set_reduce_only(bigint, boolean) nothing');
+SELECT function_privs_are('sigmax', 'set_trading_mode', ARRAY['bigint', 'text']::name[], 'sigmax_admin', ARRAY['EXECUTE']::name[], 'sigmax_admin: set_trading_mode(bigint, text) EXECUTE');
+SELECT function_privs_are('sigmax', 'set_trading_mode', ARRAY['bigint', 'text']::name[], 'sigmax_trader', ARRAY[]::name[], 'sigmax_trader: set_trading_mode(bigint, text) nothing');
+SELECT function_privs_are('sigmax', 'set_trading_mode', ARRAY['bigint', 'text']::name[], 'sigmax_auditor', ARRAY[]::name[], 'sigmax_auditor: set_trading_mode(bigint, text) nothing');
+SELECT function_privs_are('sigmax', 'set_trading_mode', ARRAY['bigint', 'text']::name[], 'public', ARRAY[]::name[], 'public: set_trading_mode(bigint, text) nothing');
 SELECT function_privs_are('sigmax', 'submit_order', ARRAY['bigint', 'text', 'text', 'numeric', 'text', 'numeric', 'text']::name[], 'sigmax_admin', ARRAY['EXECUTE']::name[], 'sigmax_admin: submit_order(bigint, text, text, numeric, text, numeric, text) EXECUTE');
 SELECT function_privs_are('sigmax', 'submit_order', ARRAY['bigint', 'text', 'text', 'numeric', 'text', 'numeric', 'text']::name[], 'sigmax_trader', ARRAY['EXECUTE']::name[], 'sigmax_trader: submit_order(bigint, text, text, numeric, text, numeric, text) EXECUTE');
 SELECT function_privs_are('sigmax', 'submit_order', ARRAY['bigint', 'text', 'text', 'numeric', 'text', 'numeric', 'text']::name[], 'sigmax_auditor', ARRAY[]::name[], 'sigmax_auditor: submit_order(bigint, text, text, numeric, text, numeric, text) nothing');
@@ -317,6 +377,14 @@ SELECT sequence_privs_are('sigmax', 'api_keys_id_seq', 'sigmax_admin', ARRAY[]::
 SELECT sequence_privs_are('sigmax', 'api_keys_id_seq', 'sigmax_trader', ARRAY[]::name[], 'sigmax_trader: sequence api_keys_id_seq nothing');
 SELECT sequence_privs_are('sigmax', 'api_keys_id_seq', 'sigmax_auditor', ARRAY[]::name[], 'sigmax_auditor: sequence api_keys_id_seq nothing');
 SELECT sequence_privs_are('sigmax', 'api_keys_id_seq', 'public', ARRAY[]::name[], 'public: sequence api_keys_id_seq nothing');
+SELECT table_privs_are('sigmax', 'approval_requests', 'sigmax_admin', ARRAY['SELECT']::name[], 'sigmax_admin: approval_requests SELECT');
+SELECT table_privs_are('sigmax', 'approval_requests', 'sigmax_trader', ARRAY[]::name[], 'sigmax_trader: approval_requests nothing');
+SELECT table_privs_are('sigmax', 'approval_requests', 'sigmax_auditor', ARRAY['SELECT']::name[], 'sigmax_auditor: approval_requests SELECT');
+SELECT table_privs_are('sigmax', 'approval_requests', 'public', ARRAY[]::name[], 'public: approval_requests nothing');
+SELECT sequence_privs_are('sigmax', 'approval_requests_id_seq', 'sigmax_admin', ARRAY[]::name[], 'sigmax_admin: sequence approval_requests_id_seq nothing');
+SELECT sequence_privs_are('sigmax', 'approval_requests_id_seq', 'sigmax_trader', ARRAY[]::name[], 'sigmax_trader: sequence approval_requests_id_seq nothing');
+SELECT sequence_privs_are('sigmax', 'approval_requests_id_seq', 'sigmax_auditor', ARRAY[]::name[], 'sigmax_auditor: sequence approval_requests_id_seq nothing');
+SELECT sequence_privs_are('sigmax', 'approval_requests_id_seq', 'public', ARRAY[]::name[], 'public: sequence approval_requests_id_seq nothing');
 SELECT table_privs_are('sigmax', 'audit_checkpoint_streams', 'sigmax_admin', ARRAY['SELECT']::name[], 'sigmax_admin: audit_checkpoint_streams SELECT');
 SELECT table_privs_are('sigmax', 'audit_checkpoint_streams', 'sigmax_trader', ARRAY[]::name[], 'sigmax_trader: audit_checkpoint_streams nothing');
 SELECT table_privs_are('sigmax', 'audit_checkpoint_streams', 'sigmax_auditor', ARRAY['SELECT']::name[], 'sigmax_auditor: audit_checkpoint_streams SELECT');
@@ -412,8 +480,8 @@ SELECT table_privs_are('sigmax', 'venue_state', 'public', ARRAY[]::name[], 'publ
 SELECT column_privs_are('sigmax', 'api_keys', 'token_hash', 'sigmax_admin', ARRAY[]::name[], 'sigmax_admin: api_keys.token_hash nothing (the hashes stay with the owner)');
 SELECT column_privs_are('sigmax', 'api_keys', 'name', 'sigmax_admin', ARRAY['SELECT']::name[], 'sigmax_admin: api_keys.name SELECT');
 SELECT column_privs_are('sigmax', 'api_keys', 'rate_limits', 'sigmax_admin', ARRAY['SELECT']::name[], 'sigmax_admin: api_keys.rate_limits SELECT');
-SELECT is((SELECT count(*) FROM pg_proc WHERE pronamespace = 'sigmax'::regnamespace), 70::bigint, 'every sigmax function is enumerated above');
-SELECT is((SELECT count(*) FROM pg_class WHERE relnamespace = 'sigmax'::regnamespace AND relkind IN ('r', 'v', 'S')), 31::bigint, 'every sigmax table, view and sequence is enumerated above');
+SELECT is((SELECT count(*) FROM pg_proc WHERE pronamespace = 'sigmax'::regnamespace), 85::bigint, 'every sigmax function is enumerated above');
+SELECT is((SELECT count(*) FROM pg_class WHERE relnamespace = 'sigmax'::regnamespace AND relkind IN ('r', 'v', 'S')), 33::bigint, 'every sigmax table, view and sequence is enumerated above');
 
 SELECT * FROM finish();
 ROLLBACK;

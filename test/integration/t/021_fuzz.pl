@@ -2,7 +2,9 @@
 # with edge inputs (NULLs, empty and 1 MB strings, Unicode and control
 # characters, NaN, +-Infinity, 1e1000, -0, SQL injection strings). Each call
 # returns a result or an error with a documented SQLSTATE; the server never
-# restarts; malformed calls write nothing.
+# restarts; malformed calls write nothing. No error's message, detail or hint
+# names an internal (a C or SQL-internal name, SQL text, a file path) or echoes
+# a huge input.
 use strict;
 use warnings;
 
@@ -24,7 +26,9 @@ $node->safe_psql('sigmax', q{
 	SELECT sigmax.record_price('binance', 'BTC/USDT', 49999, 50001, 50000);
 	SELECT sigmax.audit_append('seed', '{}', 'app:fuzz');
 	SELECT sigmax.audit_checkpoint();
-	CREATE TABLE fuzz_result (fn text, state text);
+	SELECT sigmax.create_api_key('fuzz', 'sigmax_trader', '{1}');
+	SELECT sigmax.request_approval('resume', '{"account_id": null}') FROM generate_series(1, 3);
+	CREATE TABLE fuzz_result (fn text, state text, message text, detail text, hint text);
 	CREATE TABLE fuzz_values (t text[], n numeric[], i bigint[], j jsonb[], b boolean[], ts timestamptz[]);
 	INSERT INTO fuzz_values VALUES (
 		ARRAY[NULL, '', ' ', 'BTC/USDT', 'btc/usdt', 'BTC/USDT''; DROP TABLE sigmax.orders; --',
@@ -32,7 +36,8 @@ $node->safe_psql('sigmax', q{
 		      'market', 'limit', 'stop', 'app:fuzz', 'app:', 'system', 'account:1', 'binance', 'Binance',
 		      'NaN', '-0', '1e1000', 'x' || repeat('y', 200), 'ETH/USDT', 'AB/CD', 'ABCDEFGHIJK/USDT',
 		      '%s%s%n', '\x00', 'null', 'true', '{}', 'https://api.binance.com', 'http://127.0.0.1:1',
-		      'http://10.0.0.1', '{"lastPrice": "1.5", "bidPrice": "1.4"}'],
+		      'http://10.0.0.1', '{"lastPrice": "1.5", "bidPrice": "1.4"}', 'set_limits', 'set_trading_mode',
+		      'resume', 'order', 'live', 'paper', 'testnet'],
 		ARRAY[NULL, 'NaN', 'Infinity', '-Infinity', 1e1000, -1e1000, '-0', 0, -1, 1e-20, 0.00001, 0.001,
 		      0.5, 1, 50000, 50001.5, 123456789012345678]::numeric[],
 		ARRAY[NULL, 0, -1, 1, 2, 3, 9223372036854775807, -9223372036854775808]::bigint[],
@@ -41,7 +46,10 @@ $node->safe_psql('sigmax', q{
 		      '{"password": "hunter2"}', '{"mail": "a@b.example"}', '{"n": 1e1000}',
 		      jsonb_build_object('deep', repeat('[', 500)::text || '1' || repeat(']', 500))::jsonb,
 		      (repeat('[', 500) || '1' || repeat(']', 500))::jsonb,
-		      jsonb_build_object('big', repeat('b', 100000)), jsonb_build_object('u', E'\u2603\u0001')]::jsonb[],
+		      jsonb_build_object('big', repeat('b', 100000)), jsonb_build_object('u', E'\u2603\u0001'),
+		      '{"account_id": 1, "limits": {"max_order_qty": 0.5}}', '{"account_id": 1, "limits": {"max_order_qty": "x"}}',
+		      '{"account_id": null}', '{"account_id": 1}', '{"account_id": 1, "mode": "live"}',
+		      '{"account_id": 1e1000, "mode": "live"}', '{"submit_order": 5}', '{"check_order": -1}']::jsonb[],
 		ARRAY[NULL, true, false],
 		ARRAY[NULL, now(), now() - interval '1 hour', 'infinity', '-infinity', '1999-01-01']::timestamptz[]);
 });
@@ -75,6 +83,11 @@ my %call = (
 	audit_verify => q{PERFORM * FROM sigmax.audit_verify(pick(v.t))},
 	audit_proof => q{PERFORM sigmax.audit_proof(pick(v.t), pick(v.i))},
 	audit_checkpoint_export => q{PERFORM sigmax.audit_checkpoint_export(pick(v.i))},
+	set_api_key_rate_limits => q{PERFORM sigmax.set_api_key_rate_limits(pick(v.i), pick(v.j))},
+	set_trading_mode => q{PERFORM sigmax.set_trading_mode(pick(v.i), pick(v.t))},
+	request_approval => q{PERFORM sigmax.request_approval(pick(v.t), pick(v.j))},
+	approve => q{PERFORM sigmax.approve(pick(v.i))},
+	deny => q{PERFORM sigmax.deny(pick(v.i), pick(v.t))},
 );
 
 # SQLSTATEs the reference documents for bad input (docs/sql-reference.md).
@@ -92,17 +105,18 @@ for my $fn (sort keys %call)
 		DO \$fuzz\$
 		DECLARE
 			t text[]; n numeric[]; i bigint[]; j jsonb[]; b boolean[]; ts timestamptz[];
-			s text;
+			s text; m text; d text; h text;
 		BEGIN
 			SELECT * INTO t, n, i, j, b, ts FROM fuzz_values;
 			FOR k IN 1..$calls LOOP
 				BEGIN
 					$body;
-					s := 'ok';
+					s := 'ok'; m := NULL; d := NULL; h := NULL;
 				EXCEPTION WHEN OTHERS THEN
-					GET STACKED DIAGNOSTICS s = RETURNED_SQLSTATE;
+					GET STACKED DIAGNOSTICS s = RETURNED_SQLSTATE, m = MESSAGE_TEXT, d = PG_EXCEPTION_DETAIL,
+						h = PG_EXCEPTION_HINT;
 				END;
-				INSERT INTO fuzz_result VALUES ('$fn', s);
+				INSERT INTO fuzz_result VALUES ('$fn', s, left(m, 5000), left(d, 5000), left(h, 5000));
 			END LOOP;
 		END
 		\$fuzz\$;
@@ -115,6 +129,12 @@ for my $fn (sort keys %call)
 	is(scalar(@undocumented), 0, "$fn: $calls calls end in a result or a documented SQLSTATE ($states)")
 	  or diag("undocumented: @undocumented");
 	is($node->safe_psql('sigmax', qq{SELECT count(*) FROM fuzz_result WHERE fn = '$fn'}), $calls, "$fn: all calls ran");
+	my $leaks = $node->safe_psql('sigmax', qq{
+		SELECT string_agg(DISTINCT left(x, 200), ' | ') FROM fuzz_result r,
+		       LATERAL (VALUES (r.message), (r.detail), (r.hint)) v(x)
+		 WHERE r.fn = '$fn' AND (x ~ '\\.c:[0-9]|\\.c\\y|SPI_|PL/pgSQL|sigmax\\._|sigmax_[a-z_]+\\(|/usr/|/tmp/|/var/|\\ySELECT\\y.*\\yFROM\\y'
+		        OR length(x) > 1000)});
+	is($leaks, '', "$fn: no error names an internal or echoes a huge input");
 }
 
 is($node->safe_psql('sigmax', 'SELECT pg_postmaster_start_time()'), $start, 'the server never restarted');
