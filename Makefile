@@ -26,7 +26,8 @@ OBJS = \
 	src/worker.o \
 	src/auth.o \
 	src/api_limits.o \
-	src/api_surface.o
+	src/api_surface.o \
+	src/secrets.o
 
 DATA = $(wildcard sigmax--*.sql)
 

@@ -1207,6 +1207,118 @@ GRANT EXECUTE ON FUNCTION sigmax.set_trading_mode(bigint, text), sigmax.request_
 GRANT SELECT ON sigmax.approval_requests TO sigmax_admin, sigmax_auditor;
 
 /*
+ * Unusual trading (docs/security.md): each account's orders and notional per
+ * minute, kept for a day, against which the background worker compares the
+ * last five minutes every minute.
+ */
+CREATE INDEX orders_created_idx ON sigmax.orders (created_at);
+
+CREATE TABLE sigmax.account_activity (
+	account_id bigint      NOT NULL REFERENCES sigmax.accounts,
+	minute     timestamptz NOT NULL,
+	orders     integer     NOT NULL CHECK (orders >= 0),
+	notional   numeric     NOT NULL CHECK (notional >= 0),
+	PRIMARY KEY (account_id, minute)
+);
+
+COMMENT ON TABLE sigmax.account_activity IS
+'Orders placed (whatever their verdict) and their notional, per account and minute, for the last 25 hours: the baseline of the unusual_trading alert.';
+
+/*
+ * Count the last ten minutes again (an order commits after its created_at,
+ * and the current minute is still filling, so a minute is counted more than
+ * once), drop what is older than 25 hours, and raise an unusual_trading alert
+ * for an account whose last five minutes are sigmax.unusual_trading_factor
+ * times its average five minutes over the 24 hours before, and above the
+ * floors. Returns the alerts newly raised.
+ */
+CREATE FUNCTION sigmax._check_trading_baselines()
+RETURNS integer
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	-- the window: the four whole minutes before this one, and this one so far
+	window_start timestamptz := date_trunc('minute', now()) - interval '4 minutes';
+	factor numeric := current_setting('sigmax.unusual_trading_factor')::numeric;
+	min_orders integer := current_setting('sigmax.unusual_trading_min_orders')::integer;
+	min_notional_pct numeric := current_setting('sigmax.unusual_trading_min_notional_pct')::numeric;
+	r record;
+	n integer := 0;
+	detail jsonb;
+BEGIN
+	INSERT INTO sigmax.account_activity AS x (account_id, minute, orders, notional)
+	SELECT o.account_id, date_trunc('minute', o.created_at), count(*),
+	       coalesce(sum(o.qty * coalesce(o.limit_price, o.reference_price, o.avg_fill_price, 0)), 0)
+	  FROM sigmax.orders o
+	 WHERE o.created_at >= window_start - interval '5 minutes'
+	 GROUP BY 1, 2
+	ON CONFLICT ON CONSTRAINT account_activity_pkey
+	DO UPDATE SET orders = EXCLUDED.orders, notional = EXCLUDED.notional;
+	DELETE FROM sigmax.account_activity x WHERE x.minute < window_start - interval '25 hours';
+
+	FOR r IN
+		SELECT s.account_id, s.equity, w.cur_orders, w.cur_notional, w.base_orders, w.base_notional
+		  FROM (SELECT x.account_id,
+		               sum(x.orders) FILTER (WHERE x.minute >= window_start) AS cur_orders,
+		               sum(x.notional) FILTER (WHERE x.minute >= window_start) AS cur_notional,
+		               coalesce(sum(x.orders) FILTER (WHERE x.minute < window_start), 0) / 288.0 AS base_orders,
+		               coalesce(sum(x.notional) FILTER (WHERE x.minute < window_start), 0) / 288.0 AS base_notional
+		          FROM sigmax.account_activity x
+		         WHERE x.minute >= window_start - interval '24 hours'
+		         GROUP BY x.account_id
+		        HAVING sum(x.orders) FILTER (WHERE x.minute >= window_start) > 0) w
+		  JOIN sigmax.account_summary s ON s.account_id = w.account_id
+		 ORDER BY s.account_id
+	LOOP
+		detail := jsonb_build_object('window_start', window_start, 'orders', r.cur_orders,
+			'baseline_orders', round(r.base_orders, 2), 'notional', round(r.cur_notional, 2),
+			'baseline_notional', round(r.base_notional, 2), 'factor', factor);
+		IF r.cur_orders >= min_orders AND r.cur_orders > factor * r.base_orders THEN
+			n := n + sigmax._unusual_trading(r.account_id, 'order_rate', detail);
+		END IF;
+		IF r.cur_notional > 0 AND r.cur_notional >= min_notional_pct * r.equity
+		   AND r.cur_notional > factor * r.base_notional THEN
+			n := n + sigmax._unusual_trading(r.account_id, 'notional', detail);
+		END IF;
+	END LOOP;
+	RETURN n;
+END
+$$;
+
+COMMENT ON FUNCTION sigmax._check_trading_baselines() IS
+'Internal: count each account''s orders per minute and alert (unusual_trading) on five minutes far above its trailing 24-hour baseline; the worker runs it every minute.';
+
+/* Raise (or count again) an unusual_trading alert; ledgered when it is new. 1 when new, else 0. */
+CREATE FUNCTION sigmax._unusual_trading(account_id bigint, measure text, detail jsonb)
+RETURNS integer
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	open_alert boolean;
+BEGIN
+	SELECT EXISTS (SELECT 1 FROM sigmax.alerts a
+	                WHERE a.kind = 'unusual_trading' AND a.account_id = _unusual_trading.account_id
+	                  AND a.subject = measure AND a.acknowledged_at IS NULL
+	                  AND a.raised_at > now() - interval '1 minute')
+	  INTO open_alert;
+	PERFORM sigmax._raise_alert('unusual_trading', 'warning', account_id, detail || jsonb_build_object('measure', measure), measure);
+	IF open_alert THEN
+		RETURN 0;
+	END IF;
+	PERFORM sigmax._audit_write('account:' || account_id, 'trading.unusual', detail || jsonb_build_object('measure', measure));
+	RETURN 1;
+END
+$$;
+
+COMMENT ON FUNCTION sigmax._unusual_trading(bigint, text, jsonb) IS 'Internal: raise and ledger an unusual_trading alert.';
+
+REVOKE ALL ON sigmax.account_activity FROM PUBLIC;
+REVOKE ALL ON FUNCTION sigmax._check_trading_baselines(), sigmax._unusual_trading(bigint, text, jsonb) FROM PUBLIC;
+GRANT SELECT ON sigmax.account_activity TO sigmax_admin, sigmax_auditor;
+
+/*
  * Errors never echo a huge input: the names these quote are clipped to 64
  * characters (bodies as in 1.0.0 otherwise).
  */
@@ -1288,6 +1400,30 @@ BEGIN
 		jsonb_build_object('exchange', exchange, 'symbol', symbol, 'venue_symbol', venue_symbol));
 END
 $$;
+
+/* Secrets: Vault KV v2 with an environment fallback (src/secrets.c). */
+
+CREATE FUNCTION sigmax.secret_status(name text,
+	OUT source text, OUT status text, OUT detail text, OUT resolved_at timestamptz)
+RETURNS record
+LANGUAGE c VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'sigmax_secret_status';
+
+COMMENT ON FUNCTION sigmax.secret_status(text) IS
+'Where the secret name resolves from in this session (vault, environment or missing), what Vault said (status, detail) and when it was resolved; never the value. Vault first (sigmax.vault_addr), then the server''s environment variable SIGMAX_<NAME>; cached for sigmax.vault_cache_ttl.';
+
+CREATE FUNCTION sigmax.exchange_credentials()
+RETURNS TABLE (exchange text, mode text, credential text, secret_name text, source text, status text, detail text)
+LANGUAGE c VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'sigmax_exchange_credentials_fn';
+
+COMMENT ON FUNCTION sigmax.exchange_credentials() IS
+'For every exchange in sigmax.exchanges, its testnet and live api_key and api_secret (secrets named <exchange>_<testnet|live>_<api_key|api_secret>): whether each resolves, from where (vault, environment, missing) and what Vault said; never a value.';
+
+REVOKE ALL ON FUNCTION sigmax.secret_status(text), sigmax.exchange_credentials() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION sigmax.secret_status(text), sigmax.exchange_credentials() TO sigmax_admin;
 
 -- the worker reads its venues again at commit, and finds the objects at the library's version
 SELECT sigmax._poller_reload();

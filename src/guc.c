@@ -12,6 +12,7 @@
 #include "utils/timestamp.h"
 
 #include "http.h"
+#include "secrets.h"
 #include "sigmax.h"
 
 int			sigmax_trading_mode = SIGMAX_MODE_PAPER;
@@ -43,6 +44,19 @@ int			sigmax_api_rate_authenticate = 10;
 int			sigmax_api_rate_default = 600;
 int			sigmax_api_rate_alert_after = 3;
 int			sigmax_approval_ttl_s = 900;
+/* read from SQL only (sigmax._check_trading_baselines) */
+static int	unusual_trading_factor = 10;
+static int	unusual_trading_min_orders = 20;
+static double unusual_trading_min_notional_pct = 0.1;
+
+/* Secrets: Vault KV v2 with an environment fallback (secrets.c). */
+char	   *sigmax_vault_addr = NULL;
+char	   *sigmax_vault_token_file = NULL;
+char	   *sigmax_vault_mount = NULL;
+char	   *sigmax_vault_path_prefix = NULL;
+int			sigmax_vault_timeout_ms = 2000;
+int			sigmax_vault_cache_ttl_s = 60;
+char	   *sigmax_vault_ca_file = NULL;
 
 static const struct config_enum_entry trading_mode_options[] = {
 	{"paper", SIGMAX_MODE_PAPER, false},
@@ -358,6 +372,110 @@ sigmax_define_gucs(void)
 							PGC_SIGHUP,
 							GUC_UNIT_S,
 							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("sigmax.unusual_trading_factor",
+							"How many times its own baseline an account's last five minutes must be to raise an unusual_trading alert.",
+							"The baseline is the account's average five minutes of orders (or notional) over the 24 hours before.",
+							&unusual_trading_factor,
+							10,
+							2,
+							1000,
+							PGC_SIGHUP,
+							0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("sigmax.unusual_trading_min_orders",
+							"Orders in five minutes below which the order-rate alert is never raised.",
+							NULL,
+							&unusual_trading_min_orders,
+							20,
+							1,
+							1000000,
+							PGC_SIGHUP,
+							0,
+							NULL, NULL, NULL);
+
+	DefineCustomRealVariable("sigmax.unusual_trading_min_notional_pct",
+							 "Notional in five minutes, as a fraction of the account's equity, below which the notional alert is never raised.",
+							 NULL,
+							 &unusual_trading_min_notional_pct,
+							 0.1,
+							 0.0,
+							 100.0,
+							 PGC_SIGHUP,
+							 0,
+							 NULL, NULL, NULL);
+
+	/* Secrets: Vault KV v2 with an environment fallback (secrets.c). */
+	DefineCustomStringVariable("sigmax.vault_addr",
+							   "Address of the Vault server exchange credentials are read from.",
+							   "For example https://vault.example.com:8200. Empty: Vault is off and secrets come "
+							   "from the server's environment variables SIGMAX_<NAME>. Plain http:// only to a loopback address.",
+							   &sigmax_vault_addr,
+							   "",
+							   PGC_SIGHUP,
+							   0,
+							   NULL, NULL, NULL);
+
+	DefineCustomStringVariable("sigmax.vault_token_file",
+							   "File holding the Vault token sent as X-Vault-Token.",
+							   "Read again whenever a secret is fetched, so that Vault Agent can renew it in place. "
+							   "The file must allow no access to other users (mode 0600 or 0640).",
+							   &sigmax_vault_token_file,
+							   "",
+							   PGC_SIGHUP,
+							   GUC_SUPERUSER_ONLY,
+							   NULL, NULL, NULL);
+
+	DefineCustomStringVariable("sigmax.vault_mount",
+							   "Path of the KV version 2 secrets engine in Vault.",
+							   NULL,
+							   &sigmax_vault_mount,
+							   "secret",
+							   PGC_SIGHUP,
+							   0,
+							   NULL, NULL, NULL);
+
+	DefineCustomStringVariable("sigmax.vault_path_prefix",
+							   "Path under the mount where sigmax's secrets are.",
+							   "A secret named n is read from {vault_mount}/data/{vault_path_prefix}/n, field value.",
+							   &sigmax_vault_path_prefix,
+							   "sigmax",
+							   PGC_SIGHUP,
+							   0,
+							   NULL, NULL, NULL);
+
+	DefineCustomIntVariable("sigmax.vault_timeout",
+							"Longest a request to Vault may take, connection included.",
+							"On a timeout the secret comes from the environment, and Vault is not asked again "
+							"until sigmax.vault_cache_ttl has passed.",
+							&sigmax_vault_timeout_ms,
+							2000,
+							100,
+							30000,
+							PGC_SIGHUP,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("sigmax.vault_cache_ttl",
+							"How long a session keeps a secret it resolved before asking Vault again.",
+							"0: every use asks Vault. Values are kept in the session's memory only, and wiped when they expire.",
+							&sigmax_vault_cache_ttl_s,
+							60,
+							0,
+							3600,
+							PGC_SIGHUP,
+							GUC_UNIT_S,
+							NULL, NULL, NULL);
+
+	DefineCustomStringVariable("sigmax.vault_ca_file",
+							   "CA bundle (PEM) Vault's certificate is verified against.",
+							   "Empty: the system's bundle. Verification is always on.",
+							   &sigmax_vault_ca_file,
+							   "",
+							   PGC_SIGHUP,
+							   0,
+							   NULL, NULL, NULL);
 
 	/* Sized at startup: defined only when preloading, as PostgreSQL requires. */
 	if (process_shared_preload_libraries_in_progress)

@@ -38,7 +38,9 @@ PGDLLEXPORT void sigmax_worker_main(Datum main_arg);
 
 /* How often the worker looks again for a missing or mismatched extension. */
 #define READY_RECHECK_MS 10000
+/* How often the worker closes expired approvals and compares trading with its baseline. */
 #define APPROVAL_SWEEP_MS 10000
+#define BASELINE_CHECK_MS 60000
 /* How often the launcher looks again for a missing database (a heap scan of pg_database). */
 #define DATABASE_RECHECK_MS 1000
 /* Failed cycles polled at the normal interval before backing off (so the error-burst trigger sees them). */
@@ -89,6 +91,7 @@ static bool check_extension = false;	/* a record failed: is the extension still 
 static uint64 loaded_generation = 0;
 static TimestampTz next_ready_check = 0;
 static TimestampTz next_approval_sweep = 0;
+static TimestampTz next_baseline_check = 0;
 static char *connected_database = NULL;
 static char last_logged[256] = "";
 static SPIPlanPtr record_plan = NULL;
@@ -915,41 +918,53 @@ report_security_events(void)
 		ereport(LOG, (errmsg("sigmax worker: could not report security events: %s", error)));
 }
 
-/* Close expired approval requests, if the extension is installed at this library's version. */
+/* Run one housekeeping query, if the extension is installed at this library's version. */
 static void
-expire_approvals_body(void *arg)
+housekeeping_body(void *arg)
 {
+	const char *sql = (const char *) arg;
 	char	   *version = installed_version();
 
 	if (version == NULL || strcmp(version, SIGMAX_VERSION) != 0)
 		return;
-	if (SPI_execute("SELECT sigmax._expire_approvals()", false, 1) != SPI_OK_SELECT)
-		elog(ERROR, "sigmax worker: closing expired approvals failed");
+	if (SPI_execute(sql, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "sigmax worker: housekeeping query failed");
 }
 
 /*
- * Close expired approval requests every APPROVAL_SWEEP_MS, so that an order
- * nobody approved stops counting against its account's limits on time. Runs
- * whether polling is on or off: it is housekeeping, not polling.
+ * Housekeeping, not polling, so it runs with polling off too: every
+ * APPROVAL_SWEEP_MS close expired approval requests (an order nobody
+ * approved stops counting against its account's limits on time), and every
+ * BASELINE_CHECK_MS compare each account's trading with its own trailing
+ * baseline (unusual_trading alerts).
  */
 static void
-expire_approvals(TimestampTz now)
+housekeeping(TimestampTz now)
 {
 	char		error[200];
 
-	if (now < next_approval_sweep)
-		return;
-	next_approval_sweep = now + APPROVAL_SWEEP_MS * INT64CONST(1000);
-	if (!in_transaction("sigmax worker: closing expired approvals", expire_approvals_body, NULL,
-						error, sizeof(error)))
-		ereport(LOG, (errmsg("sigmax worker: could not close expired approvals: %s", error)));
+	if (now >= next_approval_sweep)
+	{
+		next_approval_sweep = now + APPROVAL_SWEEP_MS * INT64CONST(1000);
+		if (!in_transaction("sigmax worker: closing expired approvals", housekeeping_body,
+							(void *) "SELECT sigmax._expire_approvals()", error, sizeof(error)))
+			ereport(LOG, (errmsg("sigmax worker: could not close expired approvals: %s", error)));
+	}
+	if (now >= next_baseline_check)
+	{
+		next_baseline_check = now + BASELINE_CHECK_MS * INT64CONST(1000);
+		if (!in_transaction("sigmax worker: comparing trading with its baseline", housekeeping_body,
+							(void *) "SELECT sigmax._check_trading_baselines()", error, sizeof(error)))
+			ereport(LOG, (errmsg("sigmax worker: could not compare trading with its baseline: %s", error)));
+	}
 }
 
 /* How long to sleep: until the next venue is due, at most READY_RECHECK_MS. */
 static long
 next_timeout_ms(TimestampTz now)
 {
-	TimestampTz wake = Min(now + READY_RECHECK_MS * INT64CONST(1000), next_approval_sweep);
+	TimestampTz wake = Min(now + READY_RECHECK_MS * INT64CONST(1000),
+						   Min(next_approval_sweep, next_baseline_check));
 	int			i;
 
 	if (!ready || !sigmax_worker_enabled)
@@ -1047,8 +1062,7 @@ sigmax_worker_main(Datum main_arg)
 				report_security_events();
 			}
 		}
-		/* housekeeping, not polling: runs with polling off too */
-		expire_approvals(GetCurrentTimestamp());
+		housekeeping(GetCurrentTimestamp());
 
 		if (sigmax_http_wait(next_timeout_ms(GetCurrentTimestamp())))
 			ResetLatch(MyLatch);

@@ -119,4 +119,75 @@ sub mock_control
 	return $body;
 }
 
+# The loopback stand-in for Vault's KV v2 API (test/mock_vault/vault.py).
+push @EXPORT, qw(start_mock_vault stop_mock_vault mock_vault_control mock_vault_requests);
+
+# Start test/mock_vault on a free loopback port. token: the X-Vault-Token it accepts;
+# secrets: { path under /v1/ => answer } (see vault.py); tls => 1 for https with a
+# self-signed certificate for 127.0.0.1 (its file in ca). Returns a hash with port,
+# url, handle and ca.
+sub start_mock_vault
+{
+	my (%opts) = @_;
+	require JSON::PP;
+	my $dir = PostgreSQL::Test::Utils::tempdir();
+	my $port_file = "$dir/port";
+	my $secrets_file = "$dir/secrets.json";
+	open my $fh, '>', $secrets_file or die "cannot write $secrets_file: $!";
+	print $fh JSON::PP->new->canonical->encode($opts{secrets} // {});
+	close $fh;
+	my @cmd = ('/usr/bin/python3', test_root() . '/test/mock_vault/vault.py',
+		'--port', '0', '--port-file', $port_file, '--token', $opts{token}, '--secrets', $secrets_file);
+	push @cmd, '--tls', '--cert-dir', $dir if $opts{tls};
+	my ($out, $err) = ('', '');
+	my $h = IPC::Run::start(\@cmd, '>', \$out, '2>', \$err);
+	for (1 .. 200)
+	{
+		last if -s $port_file;
+		usleep(50_000);
+	}
+	die "mock vault did not start: $err" unless -s $port_file;
+	my $port = PostgreSQL::Test::Utils::slurp_file($port_file);
+	chomp $port;
+	my $scheme = $opts{tls} ? 'https' : 'http';
+	return {
+		port => $port,
+		url => "$scheme://127.0.0.1:$port",
+		handle => $h,
+		ca => $opts{tls} ? "$dir/cert.pem" : undef,
+		stderr => \$err,
+	};
+}
+
+sub stop_mock_vault
+{
+	my ($vault) = @_;
+	$vault->{handle}->signal('TERM');
+	$vault->{handle}->finish;
+	return;
+}
+
+# Call the mock vault's control API (/__mock/<what>) with curl, never through a proxy;
+# returns the decoded JSON answer.
+sub mock_vault_control
+{
+	my ($vault, $method, $what, $json) = @_;
+	require JSON::PP;
+	my @opts = ('-sS', '--noproxy', '*', '--max-time', '10', '-X', $method, '-w', '\n%{http_code}');
+	push @opts, '--cacert', $vault->{ca} if $vault->{ca};
+	push @opts, '-H', 'Content-Type: application/json', '--data', $json if defined $json;
+	my ($body, $err) = ('', '');
+	IPC::Run::run([ 'curl', @opts, "$vault->{url}/__mock/$what" ], '>', \$body, '2>', \$err);
+	$body =~ s/\n(\d{3})\z//;
+	die "mock vault control $method $what failed: " . ($1 // $err) unless ($1 // '') =~ /^2/;
+	return JSON::PP::decode_json($body);
+}
+
+# The requests the mock vault received, in order: [{seq, method, path, token, status}].
+sub mock_vault_requests
+{
+	my ($vault) = @_;
+	return mock_vault_control($vault, 'GET', 'requests')->{requests};
+}
+
 1;

@@ -3,7 +3,7 @@
 -- here until this list says who may use it. (Generated from a reviewed install; edit by hand.)
 BEGIN;
 CREATE EXTENSION sigmax;
-SELECT plan(477);
+SELECT plan(497);
 
 SELECT function_privs_are('sigmax', '_apply_limits', ARRAY['bigint', 'jsonb']::name[], 'sigmax_admin', ARRAY[]::name[], 'sigmax_admin: _apply_limits(bigint, jsonb) nothing');
 SELECT function_privs_are('sigmax', '_apply_limits', ARRAY['bigint', 'jsonb']::name[], 'sigmax_trader', ARRAY[]::name[], 'sigmax_trader: _apply_limits(bigint, jsonb) nothing');
@@ -45,6 +45,10 @@ SELECT function_privs_are('sigmax', '_check_protections', ARRAY['bigint', 'times
 SELECT function_privs_are('sigmax', '_check_protections', ARRAY['bigint', 'timestamp with time zone']::name[], 'sigmax_trader', ARRAY[]::name[], 'sigmax_trader: _check_protections(bigint, timestamp with time zone) nothing');
 SELECT function_privs_are('sigmax', '_check_protections', ARRAY['bigint', 'timestamp with time zone']::name[], 'sigmax_auditor', ARRAY[]::name[], 'sigmax_auditor: _check_protections(bigint, timestamp with time zone) nothing');
 SELECT function_privs_are('sigmax', '_check_protections', ARRAY['bigint', 'timestamp with time zone']::name[], 'public', ARRAY[]::name[], 'public: _check_protections(bigint, timestamp with time zone) nothing');
+SELECT function_privs_are('sigmax', '_check_trading_baselines', ARRAY[]::name[], 'sigmax_admin', ARRAY[]::name[], 'sigmax_admin: _check_trading_baselines() nothing');
+SELECT function_privs_are('sigmax', '_check_trading_baselines', ARRAY[]::name[], 'sigmax_trader', ARRAY[]::name[], 'sigmax_trader: _check_trading_baselines() nothing');
+SELECT function_privs_are('sigmax', '_check_trading_baselines', ARRAY[]::name[], 'sigmax_auditor', ARRAY[]::name[], 'sigmax_auditor: _check_trading_baselines() nothing');
+SELECT function_privs_are('sigmax', '_check_trading_baselines', ARRAY[]::name[], 'public', ARRAY[]::name[], 'public: _check_trading_baselines() nothing');
 SELECT function_privs_are('sigmax', '_checkpoint_verifies', ARRAY[]::name[], 'sigmax_admin', ARRAY[]::name[], 'sigmax_admin: _checkpoint_verifies() nothing');
 SELECT function_privs_are('sigmax', '_checkpoint_verifies', ARRAY[]::name[], 'sigmax_trader', ARRAY[]::name[], 'sigmax_trader: _checkpoint_verifies() nothing');
 SELECT function_privs_are('sigmax', '_checkpoint_verifies', ARRAY[]::name[], 'sigmax_auditor', ARRAY[]::name[], 'sigmax_auditor: _checkpoint_verifies() nothing');
@@ -149,6 +153,10 @@ SELECT function_privs_are('sigmax', '_ticker_url', ARRAY['text', 'text', 'text',
 SELECT function_privs_are('sigmax', '_ticker_url', ARRAY['text', 'text', 'text', 'text', 'text']::name[], 'sigmax_trader', ARRAY[]::name[], 'sigmax_trader: _ticker_url(text, text, text, text, text) nothing');
 SELECT function_privs_are('sigmax', '_ticker_url', ARRAY['text', 'text', 'text', 'text', 'text']::name[], 'sigmax_auditor', ARRAY[]::name[], 'sigmax_auditor: _ticker_url(text, text, text, text, text) nothing');
 SELECT function_privs_are('sigmax', '_ticker_url', ARRAY['text', 'text', 'text', 'text', 'text']::name[], 'public', ARRAY[]::name[], 'public: _ticker_url(text, text, text, text, text) nothing');
+SELECT function_privs_are('sigmax', '_unusual_trading', ARRAY['bigint', 'text', 'jsonb']::name[], 'sigmax_admin', ARRAY[]::name[], 'sigmax_admin: _unusual_trading(bigint, text, jsonb) nothing');
+SELECT function_privs_are('sigmax', '_unusual_trading', ARRAY['bigint', 'text', 'jsonb']::name[], 'sigmax_trader', ARRAY[]::name[], 'sigmax_trader: _unusual_trading(bigint, text, jsonb) nothing');
+SELECT function_privs_are('sigmax', '_unusual_trading', ARRAY['bigint', 'text', 'jsonb']::name[], 'sigmax_auditor', ARRAY[]::name[], 'sigmax_auditor: _unusual_trading(bigint, text, jsonb) nothing');
+SELECT function_privs_are('sigmax', '_unusual_trading', ARRAY['bigint', 'text', 'jsonb']::name[], 'public', ARRAY[]::name[], 'public: _unusual_trading(bigint, text, jsonb) nothing');
 SELECT function_privs_are('sigmax', '_venue_symbol', ARRAY['text', 'text']::name[], 'sigmax_admin', ARRAY[]::name[], 'sigmax_admin: _venue_symbol(text, text) nothing');
 SELECT function_privs_are('sigmax', '_venue_symbol', ARRAY['text', 'text']::name[], 'sigmax_trader', ARRAY[]::name[], 'sigmax_trader: _venue_symbol(text, text) nothing');
 SELECT function_privs_are('sigmax', '_venue_symbol', ARRAY['text', 'text']::name[], 'sigmax_auditor', ARRAY[]::name[], 'sigmax_auditor: _venue_symbol(text, text) nothing');
@@ -241,6 +249,10 @@ SELECT function_privs_are('sigmax', 'enable_exchange', ARRAY['text', 'boolean']:
 SELECT function_privs_are('sigmax', 'enable_exchange', ARRAY['text', 'boolean']::name[], 'sigmax_trader', ARRAY[]::name[], 'sigmax_trader: enable_exchange(text, boolean) nothing');
 SELECT function_privs_are('sigmax', 'enable_exchange', ARRAY['text', 'boolean']::name[], 'sigmax_auditor', ARRAY[]::name[], 'sigmax_auditor: enable_exchange(text, boolean) nothing');
 SELECT function_privs_are('sigmax', 'enable_exchange', ARRAY['text', 'boolean']::name[], 'public', ARRAY[]::name[], 'public: enable_exchange(text, boolean) nothing');
+SELECT function_privs_are('sigmax', 'exchange_credentials', ARRAY[]::name[], 'sigmax_admin', ARRAY['EXECUTE']::name[], 'sigmax_admin: exchange_credentials() EXECUTE');
+SELECT function_privs_are('sigmax', 'exchange_credentials', ARRAY[]::name[], 'sigmax_trader', ARRAY[]::name[], 'sigmax_trader: exchange_credentials() nothing');
+SELECT function_privs_are('sigmax', 'exchange_credentials', ARRAY[]::name[], 'sigmax_auditor', ARRAY[]::name[], 'sigmax_auditor: exchange_credentials() nothing');
+SELECT function_privs_are('sigmax', 'exchange_credentials', ARRAY[]::name[], 'public', ARRAY[]::name[], 'public: exchange_credentials() nothing');
 SELECT function_privs_are('sigmax', 'kill_switch', ARRAY['text']::name[], 'sigmax_admin', ARRAY['EXECUTE']::name[], 'sigmax_admin: kill_switch(text) EXECUTE');
 SELECT function_privs_are('sigmax', 'kill_switch', ARRAY['text']::name[], 'sigmax_trader', ARRAY[]::name[], 'sigmax_trader: kill_switch(text) nothing');
 SELECT function_privs_are('sigmax', 'kill_switch', ARRAY['text']::name[], 'sigmax_auditor', ARRAY[]::name[], 'sigmax_auditor: kill_switch(text) nothing');
@@ -301,6 +313,10 @@ SELECT function_privs_are('sigmax', 'rotate_api_key', ARRAY['bigint']::name[], '
 SELECT function_privs_are('sigmax', 'rotate_api_key', ARRAY['bigint']::name[], 'sigmax_trader', ARRAY[]::name[], 'sigmax_trader: rotate_api_key(bigint) nothing');
 SELECT function_privs_are('sigmax', 'rotate_api_key', ARRAY['bigint']::name[], 'sigmax_auditor', ARRAY[]::name[], 'sigmax_auditor: rotate_api_key(bigint) nothing');
 SELECT function_privs_are('sigmax', 'rotate_api_key', ARRAY['bigint']::name[], 'public', ARRAY[]::name[], 'public: rotate_api_key(bigint) nothing');
+SELECT function_privs_are('sigmax', 'secret_status', ARRAY['text']::name[], 'sigmax_admin', ARRAY['EXECUTE']::name[], 'sigmax_admin: secret_status(text) EXECUTE');
+SELECT function_privs_are('sigmax', 'secret_status', ARRAY['text']::name[], 'sigmax_trader', ARRAY[]::name[], 'sigmax_trader: secret_status(text) nothing');
+SELECT function_privs_are('sigmax', 'secret_status', ARRAY['text']::name[], 'sigmax_auditor', ARRAY[]::name[], 'sigmax_auditor: secret_status(text) nothing');
+SELECT function_privs_are('sigmax', 'secret_status', ARRAY['text']::name[], 'public', ARRAY[]::name[], 'public: secret_status(text) nothing');
 SELECT function_privs_are('sigmax', 'session_key', ARRAY[]::name[], 'sigmax_admin', ARRAY['EXECUTE']::name[], 'sigmax_admin: session_key() EXECUTE');
 SELECT function_privs_are('sigmax', 'session_key', ARRAY[]::name[], 'sigmax_trader', ARRAY['EXECUTE']::name[], 'sigmax_trader: session_key() EXECUTE');
 SELECT function_privs_are('sigmax', 'session_key', ARRAY[]::name[], 'sigmax_auditor', ARRAY['EXECUTE']::name[], 'sigmax_auditor: session_key() EXECUTE');
@@ -345,6 +361,10 @@ SELECT function_privs_are('sigmax', 'worker_status', ARRAY[]::name[], 'sigmax_ad
 SELECT function_privs_are('sigmax', 'worker_status', ARRAY[]::name[], 'sigmax_trader', ARRAY[]::name[], 'sigmax_trader: worker_status() nothing');
 SELECT function_privs_are('sigmax', 'worker_status', ARRAY[]::name[], 'sigmax_auditor', ARRAY[]::name[], 'sigmax_auditor: worker_status() nothing');
 SELECT function_privs_are('sigmax', 'worker_status', ARRAY[]::name[], 'public', ARRAY[]::name[], 'public: worker_status() nothing');
+SELECT table_privs_are('sigmax', 'account_activity', 'sigmax_admin', ARRAY['SELECT']::name[], 'sigmax_admin: account_activity SELECT');
+SELECT table_privs_are('sigmax', 'account_activity', 'sigmax_trader', ARRAY[]::name[], 'sigmax_trader: account_activity nothing');
+SELECT table_privs_are('sigmax', 'account_activity', 'sigmax_auditor', ARRAY['SELECT']::name[], 'sigmax_auditor: account_activity SELECT');
+SELECT table_privs_are('sigmax', 'account_activity', 'public', ARRAY[]::name[], 'public: account_activity nothing');
 SELECT table_privs_are('sigmax', 'account_pnl', 'sigmax_admin', ARRAY['SELECT']::name[], 'sigmax_admin: account_pnl SELECT');
 SELECT table_privs_are('sigmax', 'account_pnl', 'sigmax_trader', ARRAY['SELECT']::name[], 'sigmax_trader: account_pnl SELECT');
 SELECT table_privs_are('sigmax', 'account_pnl', 'sigmax_auditor', ARRAY[]::name[], 'sigmax_auditor: account_pnl nothing');
@@ -480,8 +500,8 @@ SELECT table_privs_are('sigmax', 'venue_state', 'public', ARRAY[]::name[], 'publ
 SELECT column_privs_are('sigmax', 'api_keys', 'token_hash', 'sigmax_admin', ARRAY[]::name[], 'sigmax_admin: api_keys.token_hash nothing (the hashes stay with the owner)');
 SELECT column_privs_are('sigmax', 'api_keys', 'name', 'sigmax_admin', ARRAY['SELECT']::name[], 'sigmax_admin: api_keys.name SELECT');
 SELECT column_privs_are('sigmax', 'api_keys', 'rate_limits', 'sigmax_admin', ARRAY['SELECT']::name[], 'sigmax_admin: api_keys.rate_limits SELECT');
-SELECT is((SELECT count(*) FROM pg_proc WHERE pronamespace = 'sigmax'::regnamespace), 85::bigint, 'every sigmax function is enumerated above');
-SELECT is((SELECT count(*) FROM pg_class WHERE relnamespace = 'sigmax'::regnamespace AND relkind IN ('r', 'v', 'S')), 33::bigint, 'every sigmax table, view and sequence is enumerated above');
+SELECT is((SELECT count(*) FROM pg_proc WHERE pronamespace = 'sigmax'::regnamespace), 89::bigint, 'every sigmax function is enumerated above');
+SELECT is((SELECT count(*) FROM pg_class WHERE relnamespace = 'sigmax'::regnamespace AND relkind IN ('r', 'v', 'S')), 34::bigint, 'every sigmax table, view and sequence is enumerated above');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -88,6 +88,7 @@ my %call = (
 	request_approval => q{PERFORM sigmax.request_approval(pick(v.t), pick(v.j))},
 	approve => q{PERFORM sigmax.approve(pick(v.i))},
 	deny => q{PERFORM sigmax.deny(pick(v.i), pick(v.t))},
+	secret_status => q{PERFORM * FROM sigmax.secret_status(pick(v.t))},
 );
 
 # SQLSTATEs the reference documents for bad input (docs/sql-reference.md).
