@@ -17,6 +17,9 @@ as_pg "$PG_BINDIR/initdb" -D "$work/data" -U postgres --auth=trust -E UTF8 --loc
 	die "initdb failed"
 as_pg openssl genpkey -algorithm ed25519 -out "$work/key.pem" 2>/dev/null
 as_pg chmod 600 "$work/key.pem"
+# Vault on a loopback port where nothing listens: the secrets code runs its libcurl path to the refusal
+echo "valgrind-token" | as_pg tee "$work/vault-token" >/dev/null
+as_pg chmod 600 "$work/vault-token"
 cp "$SIGMAX_ROOT/test/valgrind/workload.sql" "$SIGMAX_ROOT/test/valgrind/postgres.supp" "$work/"
 chmod 644 "$work/workload.sql" "$work/postgres.supp"
 
@@ -27,6 +30,7 @@ as_pg valgrind --tool=memcheck --error-exitcode=42 --leak-check=no --track-origi
 	--read-var-info=no --num-callers=30 --suppressions="$work/postgres.supp" --log-file="$work/valgrind.log" \
 	"$PG_BINDIR/postgres" --single -j -D "$work/data" \
 	-c shared_preload_libraries=sigmax -c sigmax.checkpoint_key_file="$work/key.pem" \
+	-c sigmax.vault_addr=http://127.0.0.1:9 -c sigmax.vault_token_file="$work/vault-token" \
 	-c max_stack_depth=7MB postgres <"$work/workload.sql" >"$work/output.txt" 2>&1 || rc=$?
 errors=$(awk '/ERROR SUMMARY:/ { print $4 }' "$work/valgrind.log" | tail -n 1)
 # The workload ends with exactly five statements that must fail (refused payloads, malformed

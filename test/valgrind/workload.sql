@@ -47,6 +47,26 @@ SELECT * FROM sigmax.submit_order(1, 'BTC/USDT', 'sell', 0.01);
 
 SELECT sigmax.set_limits(1, '{"max_order_qty": null, "orders_per_minute": null, "approval_notional": null}');
 
+CREATE ROLE vg_bob NOLOGIN IN ROLE sigmax_admin;
+
+SET SESSION AUTHORIZATION vg_bob;
+
+SELECT sigmax.approve(request_id)->>'status' FROM sigmax.approval_requests WHERE action = 'order' AND status = 'pending' ORDER BY request_id LIMIT 1;
+
+SELECT sigmax.deny(request_id, 'valgrind') FROM sigmax.approval_requests WHERE action = 'order' AND status = 'pending' ORDER BY request_id LIMIT 1;
+
+SELECT sigmax.request_approval('set_limits', '{"account_id": 1, "limits": {"max_order_qty": 100}}');
+
+SET SESSION AUTHORIZATION postgres;
+
+SELECT sigmax.approve(max(request_id)) FROM sigmax.approval_requests;
+
+SELECT sigmax._check_trading_baselines() >= 0;
+
+SELECT source, status FROM sigmax.secret_status('valgrind_secret');
+
+SELECT source, status, count(*) FROM sigmax.exchange_credentials() GROUP BY 1, 2;
+
 SELECT sigmax.record_price('binance', 'BTC/USDT', 48999, 49000, 49000);
 
 SELECT 'stops triggered: ' || count(*) FROM sigmax.stops WHERE status = 'triggered';
