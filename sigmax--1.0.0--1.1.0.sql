@@ -452,7 +452,7 @@ BEGIN
 	FOR e IN SELECT j.key, j.value FROM jsonb_each(limits) j LOOP
 		IF NOT EXISTS (SELECT 1 FROM pg_proc p
 		                WHERE p.pronamespace = 'sigmax'::regnamespace AND p.proname = e.key
-		                  AND e.key !~ '^_' AND e.key NOT IN ('authenticate', 'unbind', 'session_key', 'version')) THEN
+		                  AND e.key !~ '^_' AND e.key NOT IN ('authenticate', 'unbind', 'session_key', 'version', 'may_read_account')) THEN
 			RAISE EXCEPTION 'no per-key rate limit applies to "%"', left(e.key, 64) USING ERRCODE = '22023',
 				DETAIL = 'Keys are names of public sigmax functions; authenticate is limited per client address by sigmax.api_rate_authenticate.';
 		END IF;
@@ -688,8 +688,8 @@ COMMENT ON FUNCTION sigmax._effective_limits() IS 'Internal: the effective limit
 
 /*
  * Which limits got looser from before to after: a higher maximum, a limit
- * removed (null: no limit), or a shorter stop cool-down. Slippage, fee and
- * trailing are simulation settings, not limits.
+ * removed (null: no limit), a shorter stop cool-down, or trailing stops
+ * turned off. Slippage and fee are simulation settings, not limits.
  */
 CREATE FUNCTION sigmax._limits_loosened(before jsonb, after jsonb)
 RETURNS text[]
@@ -703,11 +703,12 @@ SELECT coalesce(array_agg(DISTINCT k.key ORDER BY k.key), '{}')
  WHERE before ? a.who
    AND k.key IN ('max_order_qty', 'max_order_notional', 'max_position_pct', 'max_exposure_pct', 'max_open_orders',
                  'max_daily_loss_pct', 'price_collar_pct', 'stale_price_ms', 'orders_per_minute',
-                 'approval_notional', 'max_drawdown_pct', 'stop_loss_pct', 'max_loss_streak', 'stop_cooldown_s')
+                 'approval_notional', 'max_drawdown_pct', 'stop_loss_pct', 'max_loss_streak', 'stop_cooldown_s',
+                 'stop_trailing')
    AND CASE
          WHEN jsonb_typeof(o.old_value) IS DISTINCT FROM 'number' THEN false   -- no limit before
-         WHEN jsonb_typeof(k.new_value) <> 'number' THEN k.key <> 'stop_cooldown_s'   -- removed
-         WHEN k.key = 'stop_cooldown_s' THEN k.new_value::numeric < o.old_value::numeric
+         WHEN jsonb_typeof(k.new_value) <> 'number' THEN k.key NOT IN ('stop_cooldown_s', 'stop_trailing')   -- removed
+         WHEN k.key IN ('stop_cooldown_s', 'stop_trailing') THEN k.new_value::numeric < o.old_value::numeric
          ELSE k.new_value::numeric > o.old_value::numeric
        END
 $$;
@@ -727,6 +728,8 @@ BEGIN
 		PERFORM sigmax._apply_limits(account_id, limits);
 		RETURN;
 	END IF;
+	-- one change of limits at a time: the comparison must see every committed change
+	LOCK TABLE sigmax.risk_limits IN SHARE ROW EXCLUSIVE MODE;
 	before := sigmax._effective_limits();
 	PERFORM sigmax._apply_limits(account_id, limits);
 	loosened := sigmax._limits_loosened(before, sigmax._effective_limits());
@@ -878,12 +881,158 @@ $$;
 COMMENT ON FUNCTION sigmax.set_trading_mode(bigint, text) IS
 'Set an account''s trading mode (paper, testnet, live); switching to live needs a second person (request_approval). Ledgered.';
 
+/* add_instrument as in 1.0.0, without the gate: what an approved change runs. */
+CREATE FUNCTION sigmax._apply_instrument(symbol text, exchange text, tick_size numeric DEFAULT 0.01,
+	lot_size numeric DEFAULT 0.00001, min_qty numeric DEFAULT 0, max_qty numeric DEFAULT NULL,
+	min_notional numeric DEFAULT 0, venue_symbol text DEFAULT NULL, enabled boolean DEFAULT true,
+	stop_loss_pct numeric DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF symbol IS NULL OR symbol !~ '^[A-Z0-9]{2,10}/[A-Z0-9]{2,10}$' THEN
+		RAISE EXCEPTION 'invalid symbol' USING ERRCODE = '22023',
+			DETAIL = 'A symbol is BASE/QUOTE, each side 2 to 10 upper-case letters or digits.';
+	END IF;
+	IF exchange IS NULL OR exchange !~ '^[a-z0-9_]{1,32}$' THEN
+		RAISE EXCEPTION 'exchange must be 1 to 32 of a-z, 0-9 and _' USING ERRCODE = '22023';
+	END IF;
+	IF venue_symbol IS NOT NULL AND venue_symbol !~ '^[A-Za-z0-9._-]{1,64}$' THEN
+		RAISE EXCEPTION 'venue_symbol must be 1 to 64 of A-Z, a-z, 0-9, ".", "_" and "-"' USING ERRCODE = '22023';
+	END IF;
+	IF tick_size IS NULL OR tick_size = 'NaN' OR tick_size <= 0 OR lot_size IS NULL OR lot_size = 'NaN' OR lot_size <= 0
+	   OR min_qty IS NULL OR min_qty = 'NaN' OR min_qty < 0 OR max_qty = 'NaN' OR max_qty <= 0
+	   OR min_notional IS NULL OR min_notional = 'NaN' OR min_notional < 0 OR enabled IS NULL
+	   OR stop_loss_pct = 'NaN' OR stop_loss_pct <= 0 OR stop_loss_pct >= 1 THEN
+		RAISE EXCEPTION 'tick_size and lot_size must be positive, min_qty and min_notional not negative'
+			USING ERRCODE = '22023';
+	END IF;
+	INSERT INTO sigmax.instruments AS i (symbol, exchange, venue_symbol, tick_size, lot_size, min_qty, max_qty, min_notional, enabled, stop_loss_pct)
+	VALUES (symbol, exchange, venue_symbol, tick_size, lot_size, min_qty, max_qty, min_notional, enabled, stop_loss_pct)
+	ON CONFLICT ON CONSTRAINT instruments_pkey DO UPDATE
+	SET exchange = EXCLUDED.exchange, venue_symbol = EXCLUDED.venue_symbol, tick_size = EXCLUDED.tick_size,
+	    lot_size = EXCLUDED.lot_size, min_qty = EXCLUDED.min_qty, max_qty = EXCLUDED.max_qty,
+	    min_notional = EXCLUDED.min_notional, enabled = EXCLUDED.enabled, stop_loss_pct = EXCLUDED.stop_loss_pct;
+	PERFORM sigmax._audit_write('system', 'instrument.set',
+		jsonb_build_object('symbol', symbol, 'exchange', exchange, 'venue_symbol', venue_symbol,
+		                   'tick_size', tick_size, 'lot_size', lot_size, 'min_qty', min_qty,
+		                   'max_qty', max_qty, 'min_notional', min_notional, 'enabled', enabled,
+		                   'stop_loss_pct', stop_loss_pct));
+END
+$$;
+
+COMMENT ON FUNCTION sigmax._apply_instrument(text, text, numeric, numeric, numeric, numeric, numeric, text, boolean, numeric) IS
+'Internal: validate, store and ledger an instrument.';
+
+/* An add_instrument request's arguments, with add_instrument's defaults. */
+CREATE FUNCTION sigmax._apply_instrument_args(args jsonb)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF (args - ARRAY['symbol', 'exchange', 'tick_size', 'lot_size', 'min_qty', 'max_qty', 'min_notional',
+	                 'venue_symbol', 'enabled', 'stop_loss_pct']) <> '{}' THEN
+		RAISE EXCEPTION 'add_instrument takes the arguments of sigmax.add_instrument by name' USING ERRCODE = '22023',
+			HINT = 'For instance {"symbol": "BTC/USDT", "exchange": "binance", "stop_loss_pct": 0.03}.';
+	END IF;
+	PERFORM sigmax._apply_instrument(args->>'symbol', args->>'exchange',
+		CASE WHEN args ? 'tick_size' THEN (args->>'tick_size')::numeric ELSE 0.01 END,
+		CASE WHEN args ? 'lot_size' THEN (args->>'lot_size')::numeric ELSE 0.00001 END,
+		CASE WHEN args ? 'min_qty' THEN (args->>'min_qty')::numeric ELSE 0 END,
+		(args->>'max_qty')::numeric,
+		CASE WHEN args ? 'min_notional' THEN (args->>'min_notional')::numeric ELSE 0 END,
+		args->>'venue_symbol',
+		CASE WHEN args ? 'enabled' THEN (args->>'enabled')::boolean ELSE true END,
+		(args->>'stop_loss_pct')::numeric);
+END
+$$;
+
+COMMENT ON FUNCTION sigmax._apply_instrument_args(jsonb) IS 'Internal: run an approved add_instrument request.';
+
+/*
+ * add_instrument with the gate: an instrument's stop_loss_pct wins over the
+ * account's, so a change that makes any account's effective stop-loss wider
+ * (or removes it) takes a second person, like loosening the limit itself.
+ */
+CREATE OR REPLACE FUNCTION sigmax.add_instrument(symbol text, exchange text, tick_size numeric DEFAULT 0.01,
+	lot_size numeric DEFAULT 0.00001, min_qty numeric DEFAULT 0, max_qty numeric DEFAULT NULL,
+	min_notional numeric DEFAULT 0, venue_symbol text DEFAULT NULL, enabled boolean DEFAULT true,
+	stop_loss_pct numeric DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	old_stop numeric;
+BEGIN
+	IF NOT sigmax._superuser_session() THEN
+		LOCK TABLE sigmax.risk_limits IN SHARE ROW EXCLUSIVE MODE;
+		SELECT i.stop_loss_pct INTO old_stop FROM sigmax.instruments i WHERE i.symbol = add_instrument.symbol FOR UPDATE;
+		IF EXISTS (SELECT 1 FROM jsonb_each(sigmax._effective_limits()) l(who, lim),
+		                  LATERAL (SELECT (l.lim->>'stop_loss_pct')::numeric AS own) a,
+		                  LATERAL (SELECT coalesce(old_stop, a.own) AS before, coalesce(stop_loss_pct, a.own) AS after) e
+		            WHERE e.before IS NOT NULL AND (e.after IS NULL OR e.after > e.before)) THEN
+			RAISE EXCEPTION 'loosening a stop-loss needs a second person''s approval'
+				USING ERRCODE = '42501',
+				DETAIL = 'The instrument''s stop_loss_pct wins over the accounts''; this change would widen or remove a stop-loss.',
+				HINT = 'Request it with sigmax.request_approval(''add_instrument'', jsonb_build_object(''symbol'', ...)); another person approves it with sigmax.approve.';
+		END IF;
+	END IF;
+	PERFORM sigmax._apply_instrument(symbol, exchange, tick_size, lot_size, min_qty, max_qty, min_notional,
+		venue_symbol, enabled, stop_loss_pct);
+END
+$$;
+
+/*
+ * What a resume request is made against: the database-wide halt (when it
+ * started) or the account's automatic pause inside its cool-down. Strict: an
+ * error when there is nothing that needs a second person to lift; otherwise
+ * NULL then.
+ */
+CREATE FUNCTION sigmax._resume_guard(account_id bigint, strict boolean DEFAULT true)
+RETURNS jsonb
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	g record;
+	a record;
+BEGIN
+	IF account_id IS NULL THEN
+		SELECT x.state, x.state_changed_at INTO g FROM sigmax.global_state x;
+		IF g.state = 'halted' THEN
+			RETURN jsonb_build_object('scope', 'global', 'halted_at', g.state_changed_at);
+		ELSIF strict THEN
+			RAISE EXCEPTION 'trading is not halted' USING ERRCODE = '55000',
+				DETAIL = 'Only lifting the kill switch needs a second person; sigmax.resume() does the rest.';
+		END IF;
+		RETURN NULL;
+	END IF;
+	SELECT x.auto_paused_at, x.auto_pause_kind INTO a FROM sigmax.accounts x WHERE x.account_id = _resume_guard.account_id;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'account % does not exist', account_id USING ERRCODE = '22023';
+	END IF;
+	IF a.auto_paused_at IS NOT NULL AND clock_timestamp() < a.auto_paused_at + sigmax._resume_cooldown() THEN
+		RETURN jsonb_build_object('scope', 'account', 'auto_paused_at', a.auto_paused_at, 'kind', a.auto_pause_kind);
+	ELSIF strict THEN
+		RAISE EXCEPTION 'account % needs no approval to resume', account_id USING ERRCODE = '55000',
+			DETAIL = 'It is not inside the cool-down after an automatic pause; sigmax.resume does it.';
+	END IF;
+	RETURN NULL;
+END
+$$;
+
+COMMENT ON FUNCTION sigmax._resume_guard(bigint, boolean) IS 'Internal: the halt or automatic pause a resume request lifts.';
+
 CREATE SEQUENCE sigmax.approval_requests_id_seq;
 
 CREATE TABLE sigmax.approval_requests (
 	request_id         bigint      PRIMARY KEY DEFAULT nextval('sigmax.approval_requests_id_seq'),
-	action             text        NOT NULL CHECK (action IN ('set_limits', 'set_trading_mode', 'resume', 'order')),
+	action             text        NOT NULL CHECK (action IN ('set_limits', 'set_trading_mode', 'resume', 'add_instrument', 'order')),
 	args               jsonb       NOT NULL CHECK (jsonb_typeof(args) = 'object'),
+	guard              jsonb,      -- what the request was made against (the halt or pause a resume lifts)
 	order_id           bigint      REFERENCES sigmax.orders,
 	status             text        NOT NULL DEFAULT 'pending'
 	                               CHECK (status IN ('pending', 'approved', 'denied', 'expired', 'cancelled')),
@@ -941,7 +1090,7 @@ BEGIN
 	FOR r IN SELECT x.request_id, x.action, x.order_id, x.expires_at, o.account_id
 	           FROM sigmax.approval_requests x LEFT JOIN sigmax.orders o ON o.order_id = x.order_id
 	          WHERE x.status = 'pending'
-	            AND (x.expires_at <= now() OR (x.order_id IS NOT NULL AND o.status <> 'pending_approval'))
+	            AND (x.expires_at <= clock_timestamp() OR (x.order_id IS NOT NULL AND o.status <> 'pending_approval'))
 	          ORDER BY x.request_id
 	LOOP
 		IF r.order_id IS NOT NULL THEN
@@ -1026,6 +1175,7 @@ DECLARE
 	me record;
 	id bigint;
 	account bigint;
+	guard jsonb;
 BEGIN
 	IF action IS NULL OR args IS NULL THEN
 		RAISE EXCEPTION 'action and args must not be null' USING ERRCODE = '22004';
@@ -1036,12 +1186,14 @@ BEGIN
 	IF action = 'order' THEN
 		RAISE EXCEPTION 'orders ask for approval themselves' USING ERRCODE = '22023',
 			DETAIL = 'submit_order files the request of an order at or above approval_notional.';
-	ELSIF action NOT IN ('set_limits', 'set_trading_mode', 'resume') THEN
+	ELSIF action NOT IN ('set_limits', 'set_trading_mode', 'resume', 'add_instrument') THEN
 		RAISE EXCEPTION 'unknown action "%"', left(action, 64) USING ERRCODE = '22023',
-			HINT = 'Actions: set_limits, set_trading_mode, resume.';
+			HINT = 'Actions: set_limits, set_trading_mode, resume, add_instrument.';
 	END IF;
-	IF args ? 'account_id' AND jsonb_typeof(args->'account_id') NOT IN ('number', 'null') THEN
-		RAISE EXCEPTION 'account_id must be a number or null' USING ERRCODE = '22023';
+	IF args ? 'account_id' AND (jsonb_typeof(args->'account_id') NOT IN ('number', 'null')
+	   OR (jsonb_typeof(args->'account_id') = 'number'
+	       AND (args->>'account_id')::numeric <> trunc((args->>'account_id')::numeric))) THEN
+		RAISE EXCEPTION 'account_id must be a whole number or null' USING ERRCODE = '22023';
 	END IF;
 	account := (args->>'account_id')::numeric::bigint;
 	PERFORM sigmax._expire_approvals();
@@ -1059,22 +1211,25 @@ BEGIN
 				RAISE EXCEPTION 'set_trading_mode takes {"account_id": ..., "mode": "live"}' USING ERRCODE = '22023';
 			END IF;
 			PERFORM sigmax._apply_trading_mode(account, args->>'mode');
+		ELSIF action = 'add_instrument' THEN
+			PERFORM sigmax._apply_instrument_args(args);
 		ELSE
 			IF (args - 'account_id') <> '{}' OR NOT args ? 'account_id' THEN
 				RAISE EXCEPTION 'resume takes {"account_id": ...} (null: the database-wide state)' USING ERRCODE = '22023';
 			END IF;
-			IF account IS NOT NULL AND NOT EXISTS (SELECT 1 FROM sigmax.accounts a WHERE a.account_id = account) THEN
-				RAISE EXCEPTION 'account % does not exist', account USING ERRCODE = '22023';
-			END IF;
+			guard := sigmax._resume_guard(account);
 		END IF;
 		RAISE EXCEPTION USING ERRCODE = 'SXDRY';
 	EXCEPTION WHEN SQLSTATE 'SXDRY' THEN
 		NULL;
 	END;
+	IF action = 'resume' THEN
+		guard := sigmax._resume_guard(account);
+	END IF;
 
 	SELECT * INTO me FROM sigmax._principal();
-	INSERT INTO sigmax.approval_requests (action, args, requested_by, requested_key_id, requested_key_name, expires_at)
-	VALUES (action, args, me.login, me.key_id, me.key_name, now() + sigmax._approval_ttl())
+	INSERT INTO sigmax.approval_requests (action, args, guard, requested_by, requested_key_id, requested_key_name, expires_at)
+	VALUES (action, args, guard, me.login, me.key_id, me.key_name, now() + sigmax._approval_ttl())
 	RETURNING request_id INTO id;
 	PERFORM sigmax._audit_write('system', 'approval.requested',
 		jsonb_build_object('request_id', id, 'action', action, 'args', args, 'by', me.login, 'key_id', me.key_id));
@@ -1083,7 +1238,7 @@ END
 $$;
 
 COMMENT ON FUNCTION sigmax.request_approval(text, jsonb) IS
-'Ask a second person to approve a change: set_limits {"account_id", "limits"}, set_trading_mode {"account_id", "mode"} or resume {"account_id"}; checked now, run by approve. Returns the request id. Ledgered.';
+'Ask a second person to approve a change: set_limits {"account_id", "limits"}, set_trading_mode {"account_id", "mode"}, resume {"account_id"} or add_instrument {"symbol", "exchange", ...}; checked now, run by approve. Returns the request id. Ledgered.';
 
 CREATE FUNCTION sigmax.approve(request_id bigint)
 RETURNS jsonb
@@ -1100,6 +1255,13 @@ BEGIN
 		RAISE EXCEPTION 'request_id must not be null' USING ERRCODE = '22004';
 	END IF;
 	PERFORM sigmax._expire_approvals();
+	SELECT o.account_id INTO account FROM sigmax.orders o
+	  JOIN sigmax.approval_requests q ON q.order_id = o.order_id WHERE q.request_id = approve.request_id;
+	IF account IS NOT NULL THEN
+		-- the lock order of every order path (and of deny): trading state, account, then the request
+		PERFORM sigmax._order_path_lock();
+		PERFORM 1 FROM sigmax.accounts a WHERE a.account_id = account FOR NO KEY UPDATE;
+	END IF;
 	SELECT * INTO r FROM sigmax.approval_requests x WHERE x.request_id = approve.request_id FOR UPDATE;
 	IF NOT FOUND THEN
 		RAISE EXCEPTION 'approval request % does not exist', request_id USING ERRCODE = '22023';
@@ -1114,6 +1276,9 @@ BEGIN
 			         || coalesce(' with API key ' || r.requested_key_name, '') || '; another person must approve it, whatever roles the requester holds.';
 	END IF;
 
+	IF r.expires_at <= clock_timestamp() THEN
+		RAISE EXCEPTION 'approval request % has expired', request_id USING ERRCODE = '55000';
+	END IF;
 	account := (r.args->>'account_id')::numeric::bigint;
 	IF r.action = 'set_limits' THEN
 		PERFORM sigmax._apply_limits(account, r.args->'limits');
@@ -1122,8 +1287,17 @@ BEGIN
 		PERFORM sigmax._apply_trading_mode(account, r.args->>'mode');
 		outcome := jsonb_build_object('trading_mode', r.args->>'mode');
 	ELSIF r.action = 'resume' THEN
+		-- the approval lifts the halt or pause it was asked for, not a later one
+		IF sigmax._resume_guard(account, false) IS DISTINCT FROM r.guard THEN
+			RAISE EXCEPTION 'approval request % no longer applies', request_id USING ERRCODE = '55000',
+				DETAIL = 'The trading state it was asked to lift has changed since the request.',
+				HINT = 'Deny it and request again if resuming is still wanted.';
+		END IF;
 		PERFORM sigmax._apply_state(account, 'active', 'resumed with approval ' || request_id, true);
 		outcome := jsonb_build_object('state', 'active');
+	ELSIF r.action = 'add_instrument' THEN
+		PERFORM sigmax._apply_instrument_args(r.args);
+		outcome := jsonb_build_object('instrument', r.args->>'symbol');
 	ELSE
 		SELECT to_jsonb(o) INTO outcome FROM sigmax._approve_order(r.order_id) o;
 	END IF;
@@ -1201,10 +1375,18 @@ REVOKE ALL ON FUNCTION sigmax._superuser_session(), sigmax._approval_ttl(), sigm
 	sigmax._effective_limits(), sigmax._limits_loosened(jsonb, jsonb), sigmax._apply_state(bigint, text, text, boolean),
 	sigmax._apply_trading_mode(bigint, text), sigmax.set_trading_mode(bigint, text), sigmax._principal(),
 	sigmax._expire_approvals(), sigmax._request_order_approval(bigint), sigmax._approve_order(bigint),
-	sigmax.request_approval(text, jsonb), sigmax.approve(bigint), sigmax.deny(bigint, text) FROM PUBLIC;
+	sigmax.request_approval(text, jsonb), sigmax.approve(bigint), sigmax.deny(bigint, text),
+	sigmax._apply_instrument(text, text, numeric, numeric, numeric, numeric, numeric, text, boolean, numeric),
+	sigmax._apply_instrument_args(jsonb), sigmax._resume_guard(bigint, boolean) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION sigmax.set_trading_mode(bigint, text), sigmax.request_approval(text, jsonb),
 	sigmax.approve(bigint), sigmax.deny(bigint, text) TO sigmax_admin;
 GRANT SELECT ON sigmax.approval_requests TO sigmax_admin, sigmax_auditor;
+
+-- Orders 1.0.0 left pending approval get their requests, so that they can be approved or expire.
+SELECT sigmax._request_order_approval(o.order_id)
+  FROM sigmax.orders o WHERE o.status = 'pending_approval' ORDER BY o.order_id;
+UPDATE sigmax.approval_requests q SET requested_by = o.created_by
+  FROM sigmax.orders o WHERE o.order_id = q.order_id AND q.status = 'pending';
 
 /*
  * Unusual trading (docs/security.md): each account's orders and notional per
@@ -1221,6 +1403,8 @@ CREATE TABLE sigmax.account_activity (
 	PRIMARY KEY (account_id, minute)
 );
 
+SELECT pg_catalog.pg_extension_config_dump('sigmax.account_activity', '');
+
 COMMENT ON TABLE sigmax.account_activity IS
 'Orders placed (whatever their verdict) and their notional, per account and minute, for the last 25 hours: the baseline of the unusual_trading alert.';
 
@@ -1230,7 +1414,8 @@ COMMENT ON TABLE sigmax.account_activity IS
  * once), drop what is older than 25 hours, and raise an unusual_trading alert
  * for an account whose last five minutes are sigmax.unusual_trading_factor
  * times its average five minutes over the 24 hours before, and above the
- * floors. Returns the alerts newly raised.
+ * floors. An account younger than a day has no baseline and raises none.
+ * Returns the alerts newly raised.
  */
 CREATE FUNCTION sigmax._check_trading_baselines()
 RETURNS integer
@@ -1246,12 +1431,17 @@ DECLARE
 	r record;
 	n integer := 0;
 	detail jsonb;
+	recount_from timestamptz;
 BEGIN
+	-- after a gap (the first run, a restore, the worker stopped) the day is counted again
+	SELECT greatest(least(coalesce(max(x.minute), '-infinity'), window_start - interval '5 minutes'),
+	                window_start - interval '24 hours')
+	  INTO recount_from FROM sigmax.account_activity x;
 	INSERT INTO sigmax.account_activity AS x (account_id, minute, orders, notional)
 	SELECT o.account_id, date_trunc('minute', o.created_at), count(*),
 	       coalesce(sum(o.qty * coalesce(o.limit_price, o.reference_price, o.avg_fill_price, 0)), 0)
 	  FROM sigmax.orders o
-	 WHERE o.created_at >= window_start - interval '5 minutes'
+	 WHERE o.created_at >= recount_from
 	 GROUP BY 1, 2
 	ON CONFLICT ON CONSTRAINT account_activity_pkey
 	DO UPDATE SET orders = EXCLUDED.orders, notional = EXCLUDED.notional;
@@ -1266,9 +1456,12 @@ BEGIN
 		               coalesce(sum(x.notional) FILTER (WHERE x.minute < window_start), 0) / 288.0 AS base_notional
 		          FROM sigmax.account_activity x
 		         WHERE x.minute >= window_start - interval '24 hours'
+		           AND x.account_id IN (SELECT y.account_id FROM sigmax.account_activity y WHERE y.minute >= window_start)
 		         GROUP BY x.account_id
 		        HAVING sum(x.orders) FILTER (WHERE x.minute >= window_start) > 0) w
 		  JOIN sigmax.account_summary s ON s.account_id = w.account_id
+		  -- an account younger than a day has no baseline of its own yet
+		  JOIN sigmax.accounts a ON a.account_id = w.account_id AND a.created_at < window_start - interval '24 hours'
 		 ORDER BY s.account_id
 	LOOP
 		detail := jsonb_build_object('window_start', window_start, 'orders', r.cur_orders,

@@ -16,6 +16,7 @@
 #include "access/xact.h"
 #include "catalog/pg_proc.h"
 #include "fmgr.h"
+#include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
 #include "utils/elog.h"
@@ -64,12 +65,48 @@ public_fns_invalidate(Datum arg, int cacheid, uint32 hashvalue)
 	}
 }
 
-/* What the hook needs to know of a function, looked up once. */
+/*
+ * What the hook needs to know of a function, looked up once. The catalog
+ * lookups come before the entry is made: they may process invalidations,
+ * whose callback empties the table.
+ */
 static PublicFn *
 public_fn(Oid fn_oid)
 {
 	PublicFn   *entry;
-	bool		found;
+	PublicFn	fn;
+	HeapTuple	tup;
+
+	if (public_fns != NULL &&
+		(entry = hash_search(public_fns, &fn_oid, HASH_FIND, NULL)) != NULL)
+		return entry;
+
+	memset(&fn, 0, sizeof(fn));
+	fn.fn_oid = fn_oid;
+	fn.rate_class = RATE_NONE;
+	tup = SearchSysCache1(PROCOID, ObjectIdGetDatum(fn_oid));
+	if (HeapTupleIsValid(tup))
+	{
+		Form_pg_proc proc = (Form_pg_proc) GETSTRUCT(tup);
+		char	   *nsp = get_namespace_name(proc->pronamespace);
+		const char *name = NameStr(proc->proname);
+
+		fn.is_public = nsp != NULL && strcmp(nsp, "sigmax") == 0 && name[0] != '_';
+		fn.before_auth = strcmp(name, "authenticate") == 0 || strcmp(name, "unbind") == 0 ||
+			strcmp(name, "session_key") == 0 || strcmp(name, "version") == 0;
+		strlcpy(fn.name, name, NAMEDATALEN);
+		if (strcmp(name, "authenticate") == 0)
+			fn.rate_class = RATE_AUTHENTICATE;
+		else if (fn.before_auth || strcmp(name, "may_read_account") == 0)
+			fn.rate_class = RATE_NONE;	/* row security calls it once a row */
+		else if (strcmp(name, "submit_order") == 0)
+			fn.rate_class = RATE_SUBMIT_ORDER;
+		else if (strcmp(name, "check_order") == 0)
+			fn.rate_class = RATE_CHECK_ORDER;
+		else
+			fn.rate_class = RATE_DEFAULT;
+		ReleaseSysCache(tup);
+	}
 
 	if (public_fns == NULL)
 	{
@@ -81,38 +118,8 @@ public_fn(Oid fn_oid)
 		ctl.hcxt = CacheMemoryContext;
 		public_fns = hash_create("sigmax public functions", 256, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
 	}
-	entry = hash_search(public_fns, &fn_oid, HASH_ENTER, &found);
-	if (!found)
-	{
-		HeapTuple	tup = SearchSysCache1(PROCOID, ObjectIdGetDatum(fn_oid));
-
-		entry->is_public = false;
-		entry->before_auth = false;
-		entry->rate_class = RATE_NONE;
-		entry->name[0] = '\0';
-		if (HeapTupleIsValid(tup))
-		{
-			Form_pg_proc proc = (Form_pg_proc) GETSTRUCT(tup);
-			char	   *nsp = get_namespace_name(proc->pronamespace);
-			const char *name = NameStr(proc->proname);
-
-			entry->is_public = nsp != NULL && strcmp(nsp, "sigmax") == 0 && name[0] != '_';
-			entry->before_auth = strcmp(name, "authenticate") == 0 || strcmp(name, "unbind") == 0 ||
-				strcmp(name, "session_key") == 0 || strcmp(name, "version") == 0;
-			strlcpy(entry->name, name, NAMEDATALEN);
-			if (strcmp(name, "authenticate") == 0)
-				entry->rate_class = RATE_AUTHENTICATE;
-			else if (entry->before_auth)
-				entry->rate_class = RATE_NONE;
-			else if (strcmp(name, "submit_order") == 0)
-				entry->rate_class = RATE_SUBMIT_ORDER;
-			else if (strcmp(name, "check_order") == 0)
-				entry->rate_class = RATE_CHECK_ORDER;
-			else
-				entry->rate_class = RATE_DEFAULT;
-			ReleaseSysCache(tup);
-		}
-	}
+	entry = hash_search(public_fns, &fn_oid, HASH_ENTER, NULL);
+	*entry = fn;
 	return entry;
 }
 
@@ -160,7 +167,8 @@ key_rate_limit(const PublicFn *fn)
 static void
 check_api_call(Oid fn_oid)
 {
-	PublicFn   *fn = public_fn(fn_oid);
+	PublicFn	fn_copy = *public_fn(fn_oid);	/* lookups below may empty the table */
+	PublicFn   *fn = &fn_copy;
 	const char *role_name;
 	int64		key_id;
 
@@ -217,14 +225,39 @@ api_fmgr_hook(FmgrHookEventType event, FmgrInfo *flinfo, Datum *private)
 }
 
 /*
+ * The server log keeps what the client is not told: the context, internal
+ * query and source location go into detail_log, which only the log shows.
+ */
+static void
+keep_for_server_log(ErrorData *edata)
+{
+	StringInfoData buf;
+	const char *detail = edata->detail_log ? edata->detail_log : edata->detail;
+
+	if (edata->context == NULL && edata->internalquery == NULL && edata->filename == NULL)
+		return;
+	initStringInfo(&buf);
+	if (detail != NULL)
+		appendStringInfoString(&buf, detail);
+	if (edata->context != NULL)
+		appendStringInfo(&buf, "%sContext: %s", buf.len > 0 ? "\n" : "", edata->context);
+	if (edata->internalquery != NULL)
+		appendStringInfo(&buf, "%sInternal query: %s", buf.len > 0 ? "\n" : "", edata->internalquery);
+	if (edata->filename != NULL)
+		appendStringInfo(&buf, "%sLocation: %s, %s:%d", buf.len > 0 ? "\n" : "",
+						 edata->funcname ? edata->funcname : "?", edata->filename, edata->lineno);
+	edata->detail_log = buf.data;
+}
+
+/*
  * What errors tell clients. An error out of a public sigmax call, or a
  * notice inside one, reaches the client with its message, detail, hint and
  * SQLSTATE only: no CONTEXT (PL/pgSQL function names and lines, the SQL of
  * internal statements), no internal query and no source location (C file,
- * line and function). It runs before the server log is written, so the log
- * loses them as well; internal errors (classes XX and 58, which are bugs or
- * system failures) keep everything for the operator. Superuser sessions see
- * everything.
+ * line and function), nor the names of the schema, table, column, type or
+ * constraint involved. The server log keeps them (keep_for_server_log);
+ * internal errors (classes XX and 58, which are bugs or system failures) keep
+ * everything for the operator. Superuser sessions see everything.
  */
 static void
 api_emit_log_hook(ErrorData *edata)
@@ -236,12 +269,19 @@ api_emit_log_hook(ErrorData *edata)
 		if (category != ERRCODE_TO_CATEGORY(ERRCODE_INTERNAL_ERROR) &&
 			category != ERRCODE_TO_CATEGORY(ERRCODE_SYSTEM_ERROR))
 		{
+			if (edata->output_to_server)
+				keep_for_server_log(edata);
 			edata->context = NULL;
 			edata->internalquery = NULL;
 			edata->internalpos = 0;
 			edata->filename = NULL;
 			edata->lineno = 0;
 			edata->funcname = NULL;
+			edata->schema_name = NULL;
+			edata->table_name = NULL;
+			edata->column_name = NULL;
+			edata->datatype_name = NULL;
+			edata->constraint_name = NULL;
 		}
 	}
 	if (edata->elevel >= ERROR)

@@ -779,7 +779,10 @@ sigmax_venue_symbol(PG_FUNCTION_ARGS)
 
 PG_FUNCTION_INFO_V1(sigmax_poll_url_ok);
 
-/* SQL: the check constraint on sigmax.exchanges URLs; raises 22023 with the reason. */
+/*
+ * SQL: the check constraint on sigmax.exchanges URLs; raises 22023 with the
+ * reason. The URL itself is not quoted: it may carry credentials.
+ */
 Datum
 sigmax_poll_url_ok(PG_FUNCTION_ARGS)
 {
@@ -789,7 +792,7 @@ sigmax_poll_url_ok(PG_FUNCTION_ARGS)
 	if (!sigmax_poll_url_allowed(url, true, &why))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("exchange URL \"%s\" is not allowed", url),
+				 errmsg("exchange URL is not allowed"),
 				 errdetail("%s", why)));
 	PG_RETURN_BOOL(true);
 }

@@ -529,6 +529,9 @@ load_config(void)
 		snprintf(st.message, sizeof(st.message), "could not read the venues to poll, retrying: %s", error);
 		st.loaded = false;
 	}
+	/* the extension has just become ready: housekeeping runs at once instead of at its next turn */
+	if (st.loaded && !ready)
+		next_approval_sweep = next_baseline_check = 0;
 	ready = st.loaded;
 	if (!st.loaded)
 	{
@@ -918,17 +921,44 @@ report_security_events(void)
 		ereport(LOG, (errmsg("sigmax worker: could not report security events: %s", error)));
 }
 
+typedef struct HousekeepingState
+{
+	const char *sql;
+	bool		ran;			/* false: the extension is missing or of another version */
+} HousekeepingState;
+
 /* Run one housekeeping query, if the extension is installed at this library's version. */
 static void
 housekeeping_body(void *arg)
 {
-	const char *sql = (const char *) arg;
+	HousekeepingState *st = (HousekeepingState *) arg;
 	char	   *version = installed_version();
 
 	if (version == NULL || strcmp(version, SIGMAX_VERSION) != 0)
 		return;
-	if (SPI_execute(sql, false, 1) != SPI_OK_SELECT)
+	/* never wait long on a lock (a session idle in its transaction): polling waits meanwhile */
+	if (SPI_execute("SET LOCAL lock_timeout = '2s'", false, 0) != SPI_OK_UTILITY)
+		elog(ERROR, "sigmax worker: setting lock_timeout failed");
+	if (SPI_execute(st->sql, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "sigmax worker: housekeeping query failed");
+	st->ran = true;
+}
+
+/*
+ * Run a housekeeping query when *next is due and set the next time: every_ms
+ * later, or READY_RECHECK_MS later while the extension is not ready.
+ */
+static void
+housekeeping_run(TimestampTz now, TimestampTz *next, int every_ms, const char *activity, const char *sql)
+{
+	HousekeepingState st = {sql, false};
+	char		error[200];
+
+	if (now < *next)
+		return;
+	if (!in_transaction(activity, housekeeping_body, &st, error, sizeof(error)))
+		ereport(LOG, (errmsg("%s failed: %s", activity, error)));
+	*next = now + (int64) (st.ran ? every_ms : READY_RECHECK_MS) * 1000;
 }
 
 /*
@@ -941,22 +971,10 @@ housekeeping_body(void *arg)
 static void
 housekeeping(TimestampTz now)
 {
-	char		error[200];
-
-	if (now >= next_approval_sweep)
-	{
-		next_approval_sweep = now + APPROVAL_SWEEP_MS * INT64CONST(1000);
-		if (!in_transaction("sigmax worker: closing expired approvals", housekeeping_body,
-							(void *) "SELECT sigmax._expire_approvals()", error, sizeof(error)))
-			ereport(LOG, (errmsg("sigmax worker: could not close expired approvals: %s", error)));
-	}
-	if (now >= next_baseline_check)
-	{
-		next_baseline_check = now + BASELINE_CHECK_MS * INT64CONST(1000);
-		if (!in_transaction("sigmax worker: comparing trading with its baseline", housekeeping_body,
-							(void *) "SELECT sigmax._check_trading_baselines()", error, sizeof(error)))
-			ereport(LOG, (errmsg("sigmax worker: could not compare trading with its baseline: %s", error)));
-	}
+	housekeeping_run(now, &next_approval_sweep, APPROVAL_SWEEP_MS,
+					 "sigmax worker: closing expired approvals", "SELECT sigmax._expire_approvals()");
+	housekeeping_run(now, &next_baseline_check, BASELINE_CHECK_MS,
+					 "sigmax worker: comparing trading with its baseline", "SELECT sigmax._check_trading_baselines()");
 }
 
 /* How long to sleep: until the next venue is due, at most READY_RECHECK_MS. */

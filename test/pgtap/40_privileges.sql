@@ -3,8 +3,16 @@
 -- here until this list says who may use it. (Generated from a reviewed install; edit by hand.)
 BEGIN;
 CREATE EXTENSION sigmax;
-SELECT plan(497);
+SELECT plan(509);
 
+SELECT function_privs_are('sigmax', '_apply_instrument', ARRAY['text', 'text', 'numeric', 'numeric', 'numeric', 'numeric', 'numeric', 'text', 'boolean', 'numeric']::name[], 'sigmax_admin', ARRAY[]::name[], 'sigmax_admin: _apply_instrument(text, text, numeric, numeric, numeric, numeric, numeric, text, boolean, numeric) nothing');
+SELECT function_privs_are('sigmax', '_apply_instrument', ARRAY['text', 'text', 'numeric', 'numeric', 'numeric', 'numeric', 'numeric', 'text', 'boolean', 'numeric']::name[], 'sigmax_trader', ARRAY[]::name[], 'sigmax_trader: _apply_instrument(text, text, numeric, numeric, numeric, numeric, numeric, text, boolean, numeric) nothing');
+SELECT function_privs_are('sigmax', '_apply_instrument', ARRAY['text', 'text', 'numeric', 'numeric', 'numeric', 'numeric', 'numeric', 'text', 'boolean', 'numeric']::name[], 'sigmax_auditor', ARRAY[]::name[], 'sigmax_auditor: _apply_instrument(text, text, numeric, numeric, numeric, numeric, numeric, text, boolean, numeric) nothing');
+SELECT function_privs_are('sigmax', '_apply_instrument', ARRAY['text', 'text', 'numeric', 'numeric', 'numeric', 'numeric', 'numeric', 'text', 'boolean', 'numeric']::name[], 'public', ARRAY[]::name[], 'public: _apply_instrument(text, text, numeric, numeric, numeric, numeric, numeric, text, boolean, numeric) nothing');
+SELECT function_privs_are('sigmax', '_apply_instrument_args', ARRAY['jsonb']::name[], 'sigmax_admin', ARRAY[]::name[], 'sigmax_admin: _apply_instrument_args(jsonb) nothing');
+SELECT function_privs_are('sigmax', '_apply_instrument_args', ARRAY['jsonb']::name[], 'sigmax_trader', ARRAY[]::name[], 'sigmax_trader: _apply_instrument_args(jsonb) nothing');
+SELECT function_privs_are('sigmax', '_apply_instrument_args', ARRAY['jsonb']::name[], 'sigmax_auditor', ARRAY[]::name[], 'sigmax_auditor: _apply_instrument_args(jsonb) nothing');
+SELECT function_privs_are('sigmax', '_apply_instrument_args', ARRAY['jsonb']::name[], 'public', ARRAY[]::name[], 'public: _apply_instrument_args(jsonb) nothing');
 SELECT function_privs_are('sigmax', '_apply_limits', ARRAY['bigint', 'jsonb']::name[], 'sigmax_admin', ARRAY[]::name[], 'sigmax_admin: _apply_limits(bigint, jsonb) nothing');
 SELECT function_privs_are('sigmax', '_apply_limits', ARRAY['bigint', 'jsonb']::name[], 'sigmax_trader', ARRAY[]::name[], 'sigmax_trader: _apply_limits(bigint, jsonb) nothing');
 SELECT function_privs_are('sigmax', '_apply_limits', ARRAY['bigint', 'jsonb']::name[], 'sigmax_auditor', ARRAY[]::name[], 'sigmax_auditor: _apply_limits(bigint, jsonb) nothing');
@@ -133,6 +141,10 @@ SELECT function_privs_are('sigmax', '_resume_cooldown', ARRAY[]::name[], 'sigmax
 SELECT function_privs_are('sigmax', '_resume_cooldown', ARRAY[]::name[], 'sigmax_trader', ARRAY[]::name[], 'sigmax_trader: _resume_cooldown() nothing');
 SELECT function_privs_are('sigmax', '_resume_cooldown', ARRAY[]::name[], 'sigmax_auditor', ARRAY[]::name[], 'sigmax_auditor: _resume_cooldown() nothing');
 SELECT function_privs_are('sigmax', '_resume_cooldown', ARRAY[]::name[], 'public', ARRAY[]::name[], 'public: _resume_cooldown() nothing');
+SELECT function_privs_are('sigmax', '_resume_guard', ARRAY['bigint', 'boolean']::name[], 'sigmax_admin', ARRAY[]::name[], 'sigmax_admin: _resume_guard(bigint, boolean) nothing');
+SELECT function_privs_are('sigmax', '_resume_guard', ARRAY['bigint', 'boolean']::name[], 'sigmax_trader', ARRAY[]::name[], 'sigmax_trader: _resume_guard(bigint, boolean) nothing');
+SELECT function_privs_are('sigmax', '_resume_guard', ARRAY['bigint', 'boolean']::name[], 'sigmax_auditor', ARRAY[]::name[], 'sigmax_auditor: _resume_guard(bigint, boolean) nothing');
+SELECT function_privs_are('sigmax', '_resume_guard', ARRAY['bigint', 'boolean']::name[], 'public', ARRAY[]::name[], 'public: _resume_guard(bigint, boolean) nothing');
 SELECT function_privs_are('sigmax', '_run_stops', ARRAY['bigint', 'text', 'numeric', 'numeric', 'numeric', 'timestamp with time zone']::name[], 'sigmax_admin', ARRAY[]::name[], 'sigmax_admin: _run_stops(bigint, text, numeric, numeric, numeric, timestamp with time zone) nothing');
 SELECT function_privs_are('sigmax', '_run_stops', ARRAY['bigint', 'text', 'numeric', 'numeric', 'numeric', 'timestamp with time zone']::name[], 'sigmax_trader', ARRAY[]::name[], 'sigmax_trader: _run_stops(bigint, text, numeric, numeric, numeric, timestamp with time zone) nothing');
 SELECT function_privs_are('sigmax', '_run_stops', ARRAY['bigint', 'text', 'numeric', 'numeric', 'numeric', 'timestamp with time zone']::name[], 'sigmax_auditor', ARRAY[]::name[], 'sigmax_auditor: _run_stops(bigint, text, numeric, numeric, numeric, timestamp with time zone) nothing');
@@ -500,7 +512,7 @@ SELECT table_privs_are('sigmax', 'venue_state', 'public', ARRAY[]::name[], 'publ
 SELECT column_privs_are('sigmax', 'api_keys', 'token_hash', 'sigmax_admin', ARRAY[]::name[], 'sigmax_admin: api_keys.token_hash nothing (the hashes stay with the owner)');
 SELECT column_privs_are('sigmax', 'api_keys', 'name', 'sigmax_admin', ARRAY['SELECT']::name[], 'sigmax_admin: api_keys.name SELECT');
 SELECT column_privs_are('sigmax', 'api_keys', 'rate_limits', 'sigmax_admin', ARRAY['SELECT']::name[], 'sigmax_admin: api_keys.rate_limits SELECT');
-SELECT is((SELECT count(*) FROM pg_proc WHERE pronamespace = 'sigmax'::regnamespace), 89::bigint, 'every sigmax function is enumerated above');
+SELECT is((SELECT count(*) FROM pg_proc WHERE pronamespace = 'sigmax'::regnamespace), 92::bigint, 'every sigmax function is enumerated above');
 SELECT is((SELECT count(*) FROM pg_class WHERE relnamespace = 'sigmax'::regnamespace AND relkind IN ('r', 'v', 'S')), 34::bigint, 'every sigmax table, view and sequence is enumerated above');
 
 SELECT * FROM finish();

@@ -27,7 +27,9 @@ $node->safe_psql('sigmax', q{
 	SELECT sigmax.audit_append('seed', '{}', 'app:fuzz');
 	SELECT sigmax.audit_checkpoint();
 	SELECT sigmax.create_api_key('fuzz', 'sigmax_trader', '{1}');
+	SELECT sigmax.kill_switch('fuzz: requests to lift it');
 	SELECT sigmax.request_approval('resume', '{"account_id": null}') FROM generate_series(1, 3);
+	SELECT sigmax.resume();
 	CREATE TABLE fuzz_result (fn text, state text, message text, detail text, hint text);
 	CREATE TABLE fuzz_values (t text[], n numeric[], i bigint[], j jsonb[], b boolean[], ts timestamptz[]);
 	INSERT INTO fuzz_values VALUES (

@@ -244,6 +244,19 @@ is($node->safe_psql('sigmax', qq{SELECT function || ' ' || per_minute || ' ' || 
 	WHERE key_id = $ops_trader_id ORDER BY function}), "check_order 4 1\nsubmit_order 2 2",
 	'api_rate_status shows each bucket\'s limit and refusals');
 
+# Row security calls may_read_account once a row: it is never rate-limited, or a key
+# could not read more rows than its default limit a minute.
+$node->safe_psql('sigmax', q{SELECT sigmax.submit_order(1, 'BTC/USDT', 'buy', 0.001, 'limit', 49000) FROM generate_series(1, 10)});
+$node->append_conf('postgresql.conf', "sigmax.api_rate_default = 3\n");
+$node->reload;
+$node->poll_query_until('sigmax', 'SHOW sigmax.api_rate_default', '3');
+($ret, $out, $err) = as_ops(qq{SELECT authenticated FROM sigmax.authenticate('$trader_key');
+	SELECT count(*) >= 10 FROM sigmax.orders; SELECT count(*) > 0 FROM sigmax.account_summary;
+	SELECT count(*) FROM generate_series(1, 4) g, LATERAL sigmax.trading_state(1 + 0 * g) s;});
+is($out, "t\nt\nt", 'a bound key reads every row of its account whatever its rate limits') or diag($err);
+like($err, qr/ERROR:  53400: rate limit exceeded: key $ops_trader_id may call trading_state\(\) 3 times a minute/,
+	'while its other functions keep sigmax.api_rate_default (3 a minute here)');
+
 # A burst of failed authentications, whatever the address, raises its own alert;
 # authenticate is limited per client address.
 $node->append_conf('postgresql.conf', "sigmax.auth_failure_burst = 2\n");

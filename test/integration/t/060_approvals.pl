@@ -113,6 +113,9 @@ my @bad = (
 	[ q{'set_trading_mode', '{"account_id": 1, "mode": "yolo"}'}, '22023', 'an unknown trading mode' ],
 	[ q{'set_trading_mode', '{"account_id": null, "mode": "live"}'}, '22023', 'set_trading_mode without an account' ],
 	[ q{'resume', '{"account_id": 99}'}, '22023', 'resuming an unknown account' ],
+	[ q{'resume', '{"account_id": 1}'}, '55000', 'resuming an account that needs no approval' ],
+	[ q{'set_limits', '{"account_id": 1.5, "limits": {"max_order_qty": 2}}'}, '22023', 'an account id that is not whole' ],
+	[ q{'add_instrument', '{"symbol": "BTC/USDT", "exchange": "binance", "colour": "red"}'}, '22023', 'an unknown instrument argument' ],
 	[ q{'resume', '{"account": 1}'}, '22023', 'resume with a misspelt key' ],
 	[ qq{'set_limits', jsonb_build_object('account_id', 1, 'limits', jsonb_build_object(repeat('x', 1000000), 1))},
 		'22023', 'a 1 MB limit name' ],);
@@ -169,6 +172,32 @@ $req = $out;
 ($ret, $out, $err) = as('bob', qq{SELECT sigmax.approve($req)});
 is($ret, 0, 'a new request, approved by bob') or diag($err);
 is(sql(q{SELECT sigmax.trading_state()}), 'active', 'lifts the kill switch');
+
+($ret, $out, $err) = as('ann', q{SELECT sigmax.request_approval('resume', '{"account_id": null}')});
+like($err, qr/ERROR:  55000: trading is not halted/, 'a request to lift a kill switch that is not pulled is refused');
+sql(q{SELECT sigmax.kill_switch('first')});
+($ret, $out, $err) = as('ann', q{SELECT sigmax.request_approval('resume', '{"account_id": null}')});
+$req = $out;
+sql(q{SELECT sigmax.resume(); SELECT sigmax.kill_switch('second incident')});
+($ret, $out, $err) = as('bob', qq{SELECT sigmax.approve($req)});
+like($err, qr/ERROR:  55000: approval request $req no longer applies/,
+	'an approval lifts the halt it was asked for, not a later one');
+is(sql(q{SELECT sigmax.trading_state()}), 'halted', 'the second halt holds');
+sql(q{SELECT sigmax.resume()});
+
+# --- an instrument's stop-loss wins over the account's: widening it is a loosening ---
+($ret, $out, $err) = as('ann', q{SELECT sigmax.add_instrument('BTC/USDT', 'binance', stop_loss_pct => 0.9)});
+like($err, qr/ERROR:  42501: loosening a stop-loss needs a second person's approval/,
+	'an admin cannot widen the stop-loss through the instrument alone');
+($ret, $out, $err) = as('ann', q{SELECT sigmax.add_instrument('ETH/USDT', 'binance', stop_loss_pct => 0.5)});
+like($err, qr/42501: loosening a stop-loss/, 'nor add an instrument with a wider stop-loss');
+($ret, $out, $err) = as('ann', q{SELECT sigmax.add_instrument('ETH/USDT', 'binance', stop_loss_pct => 0.001)});
+is($ret, 0, 'a tighter one needs nobody') or diag($err);
+($ret, $out, $err) = as('ann', q{SELECT sigmax.request_approval('add_instrument', '{"symbol": "ETH/USDT", "exchange": "binance", "stop_loss_pct": 0.2}')});
+$req = $out;
+($ret, $out, $err) = as('bob', qq{SELECT sigmax.approve($req)});
+is($ret, 0, 'bob approves a wider one') or diag($err);
+is(sql(q{SELECT stop_loss_pct FROM sigmax.instruments WHERE symbol = 'ETH/USDT'}), '0.2', 'which applies');
 
 # --- the cool-down after an automatic pause ---
 sql(q{SELECT sigmax._auto_pause(2, 'drawdown', '{"test": true}', true)});
@@ -260,15 +289,21 @@ my @failing = (
 	[ 'app', q{SELECT sigmax.cancel_order(NULL)} ],
 	[ 'app', q{SELECT sigmax.authenticate('not a token')} ],
 	[ 'app', q{SELECT sigmax.cancel_order(987654)} ],
-	[ 'ann', q{SELECT sigmax.audit_proof('nope', 1)} ],);
+	[ 'ann', q{SELECT sigmax.audit_proof('nope', 1)} ],
+	[ 'ann', q{SELECT sigmax.create_api_key('dup', 'sigmax_trader', '{1}'); SELECT sigmax.create_api_key('dup', 'sigmax_trader', '{1}')} ],
+	[ 'ann', q{SELECT sigmax.add_exchange('binance', base_url => 'https://user:hunter2@example.com')} ],);
 for my $f (@failing)
 {
 	($ret, $out, $err) = as($f->[0], $f->[1]);
 	like($err, qr/ERROR:  [0-9A-Z]{5}: /, "$f->[0]: $f->[1] fails");
 	unlike($err, qr/^(CONTEXT|LOCATION|QUERY):/m, '  and shows no context, query or source location')
 	  or diag($err);
-	unlike($err, qr/\.c:\d|PL\/pgSQL|SPI_|sigmax\._|\/usr\/|\/tmp\//, '  nor an internal name or path') or diag($err);
+	unlike($err, qr/\.c:\d|PL\/pgSQL|SPI_|sigmax\._|\/usr\/|\/tmp\/|hunter2/, '  nor an internal name, a path or a credential')
+	  or diag($err);
+	unlike($err, qr/^(SCHEMA|TABLE|COLUMN|DATATYPE|CONSTRAINT) NAME:/m, '  nor the names of the objects involved') or diag($err);
 }
+like(slurp_file($node->logfile), qr/ERROR:  unknown limit "no_such"\n[^\n]*DETAIL:  Context: PL\/pgSQL function sigmax\._apply_limits/,
+	'the server log keeps the context, as a detail only the log shows');
 # PostgreSQL's own errors before any sigmax code runs (a missing EXECUTE grant, a
 # division by zero) keep their verbose fields: they name PostgreSQL's source, not sigmax's.
 ($ret, $out, $err) = as('ann', q{SELECT 1/0});

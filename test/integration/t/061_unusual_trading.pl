@@ -1,7 +1,8 @@
 # Unusual trading: an account whose orders or notional over the last five minutes
 # are far above its own trailing 24-hour baseline raises an unusual_trading alert,
 # ledgered once (a repeat is counted on the open alert); an account trading as it
-# always does, or below the floors, raises nothing. The worker runs the check every
+# always does, below the floors, or younger than a day (no baseline yet) raises
+# nothing. The worker runs the check every
 # minute even with polling off.
 use strict;
 use warnings;
@@ -18,7 +19,9 @@ my $node = sigmax_node('unusual_trading', conf => "sigmax.database = 'elsewhere'
 $node->safe_psql('sigmax', q{
 	SELECT sigmax.create_account('quiet', 100000), sigmax.create_account('busy', 100000),
 	       sigmax.create_account('small', 100000), sigmax.create_account('whale', 100000),
-	       sigmax.create_account('worker', 100000);
+	       sigmax.create_account('worker', 100000), sigmax.create_account('newbie', 100000);
+	-- every account but the newbie has traded for days
+	UPDATE sigmax.accounts SET created_at = now() - interval '3 days' WHERE account_id <> 6;
 	SELECT sigmax.add_instrument('BTC/USDT', 'binance');
 	SELECT sigmax.set_limits(NULL, '{"stale_price_ms": 2000000000, "orders_per_minute": 1000, "max_open_orders": 1000,
 		"max_position_pct": 1, "max_exposure_pct": 2}');
@@ -44,11 +47,12 @@ place(1, 30, 0.001);    # 30 in five minutes against a baseline of 2.5: 12 times
 place(2, 60, 0.001);    # as usual
 place(3, 10, 0.001);    # no history, but under the 20-order floor
 place(4, 1, 0.5);       # one order: 24,000 of notional, 24 % of equity, no history
+place(6, 25, 0.02);     # 25 orders and 24 % of equity, but the account is new: no baseline of its own yet
 
 is($node->safe_psql('sigmax', 'SELECT sigmax._check_trading_baselines()'), '2', 'the check raises two alerts');
 is($node->safe_psql('sigmax', q{SELECT string_agg(account_id || ':' || subject, ',' ORDER BY account_id, subject)
 	FROM sigmax.alerts WHERE kind = 'unusual_trading'}), '1:order_rate,4:notional',
-	'the quiet account\'s order rate and the new account\'s notional; not the busy account, not under the floors');
+	'the quiet account\'s order rate and the idle account\'s notional; not the busy account, not under the floors, not a new account');
 is($node->safe_psql('sigmax', q{SELECT (detail->>'orders') || ' ' || (detail->>'baseline_orders') || ' ' || severity
 	FROM sigmax.alerts WHERE kind = 'unusual_trading' AND account_id = 1}), '30 2.50 warning',
 	'the alert says what it compared');
