@@ -33,6 +33,9 @@ $node->safe_psql('sigmax', qq{
 	SELECT status FROM sigmax.submit_order(1, 'BTC/USDT', 'buy', 0.1);
 	SELECT sigmax.audit_checkpoint();
 	UPDATE pg_extension SET extversion = '1.0.0' WHERE extname = 'sigmax';
+	-- 1.0.0 kept large orders pending_approval with nothing to approve them
+	INSERT INTO sigmax.orders (account_id, symbol, side, order_type, qty, status, created_by)
+	VALUES (1, 'BTC/USDT', 'buy', 'market', 0.01, 'pending_approval', 'alice');
 });
 
 my ($ret, $out, $err) = $node->psql('sigmax', q{SELECT * FROM sigmax.submit_order(1, 'BTC/USDT', 'buy', 0.01)},
@@ -60,7 +63,9 @@ is($node->safe_psql('sigmax', 'SELECT count(*) FROM sigmax.audit_verify()'), '0'
 	'the ledger written under 1.0.0 verifies against its checkpoint');
 is($node->safe_psql('sigmax', q{SELECT status FROM sigmax.submit_order(1, 'BTC/USDT', 'buy', 0.01)}), 'filled',
 	'trading goes on');
-is($node->safe_psql('sigmax', q{SELECT count(*) FROM sigmax.orders}), '2', 'the 1.0.0 order is still there');
+is($node->safe_psql('sigmax', q{SELECT count(*) FROM sigmax.orders}), '3', 'the 1.0.0 orders are still there');
+is($node->safe_psql('sigmax', q{SELECT action || ' ' || status || ' ' || requested_by FROM sigmax.approval_requests
+	WHERE order_id = 2}), 'order pending alice', 'and the one pending approval has its request, by its trader');
 like($node->safe_psql('sigmax', q{SELECT sigmax.metrics()}), qr/^sigmax_worker_up 1$/m, 'metrics() has 1.1.0\'s families');
 is($node->safe_psql('sigmax', q{SELECT count(*) FROM sigmax.status WHERE section = 'worker'}), '1',
 	'sigmax.status has 1.1.0\'s poller row');
