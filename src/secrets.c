@@ -3,9 +3,13 @@
  *	  Secrets from Vault's KV v2 HTTP API (libcurl), cached briefly per
  *	  backend, with the server's environment as the fallback.
  *
- * A value lives in this backend's "sigmax secrets" memory context for
- * sigmax.vault_cache_ttl at most and is wiped when replaced or evicted; the
- * token, the request header and Vault's answer are wiped after each request.
+ * A value asked for lives in this backend's "sigmax secrets" memory context
+ * for sigmax.vault_cache_ttl at most: it is wiped when replaced, when the
+ * Vault settings change, and at the first use of the cache after it expired
+ * (every use sweeps out what expired). A lookup for the status only (the SQL
+ * functions) keeps no value: it caches the outcome alone. The token, the
+ * request header, Vault's answer and the JSON parser's copies are wiped
+ * after each request.
  * No value or token is ever put in a result, an error or a log line.
  */
 #include "postgres.h"
@@ -27,7 +31,6 @@
 #include "storage/fd.h"
 #include "utils/builtins.h"
 #include "utils/hsearch.h"
-#include "utils/jsonb.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 #include "utils/wait_event.h"
@@ -40,6 +43,7 @@
 #define VAULT_MAX_TOKEN 4096
 #define VAULT_MAX_PATH 256		/* sigmax.vault_mount and sigmax.vault_path_prefix */
 #define VAULT_POLL_MS 100		/* longest wait between two interrupt checks */
+#define VAULT_MAX_DEPTH 64		/* nesting of objects and arrays in an answer */
 #define TOKEN_HEADER "X-Vault-Token: "
 
 static const char *const source_names[] = {
@@ -251,6 +255,22 @@ still_fresh(TimestampTz resolved_at, TimestampTz now)
 }
 
 /*
+ * Forget every entry older than sigmax.vault_cache_ttl, wiping its value: run
+ * at each use of the cache, so that no expired value outlives it.
+ */
+static void
+cache_sweep(TimestampTz now)
+{
+	HASH_SEQ_STATUS seq;
+	SecretEntry *entry;
+
+	hash_seq_init(&seq, secret_cache);
+	while ((entry = hash_seq_search(&seq)) != NULL)
+		if (!still_fresh(entry->info.resolved_at, now))
+			cache_remove(entry);
+}
+
+/*
  * A Vault mount or path prefix: segments of A-Z, a-z, 0-9, "_", "-" and "."
  * joined by "/", none of them "." or "..". Leading and trailing "/" are
  * dropped; *out is the path to use.
@@ -339,8 +359,10 @@ vault_url(const char *name, char *detail)
 
 /*
  * Read the Vault token into req.token, afresh at every request (Vault Agent
- * renews it in place). The file must allow nothing to other users; one line
- * of printable ASCII, trailing white space ignored.
+ * renews it in place). The file must be a regular file (not a symbolic link,
+ * a FIFO or a device: opened without following a link or blocking), owned by
+ * the server's user and allowing nothing to other users; one line of
+ * printable ASCII, trailing white space ignored.
  */
 static SigmaxSecretStatus
 read_token(char *detail)
@@ -356,7 +378,13 @@ read_token(char *detail)
 		snprintf(detail, SIGMAX_SECRET_DETAIL_LEN, "sigmax.vault_token_file is not set");
 		return SECRET_TOKEN_FILE;
 	}
-	fd = OpenTransientFile(path, O_RDONLY | PG_BINARY);
+	fd = OpenTransientFile(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | PG_BINARY);
+	if (fd < 0 && errno == ELOOP)
+	{
+		snprintf(detail, SIGMAX_SECRET_DETAIL_LEN,
+				 "the token file (sigmax.vault_token_file) is a symbolic link: it is not followed");
+		return SECRET_TOKEN_FILE;
+	}
 	if (fd < 0)
 	{
 		snprintf(detail, SIGMAX_SECRET_DETAIL_LEN, "the token file (sigmax.vault_token_file) cannot be read: %m");
@@ -367,6 +395,14 @@ read_token(char *detail)
 	{
 		CloseTransientFile(fd);
 		snprintf(detail, SIGMAX_SECRET_DETAIL_LEN, "the token file (sigmax.vault_token_file) is not a regular file");
+		return SECRET_TOKEN_FILE;
+	}
+	if (st.st_uid != geteuid())
+	{
+		CloseTransientFile(fd);
+		snprintf(detail, SIGMAX_SECRET_DETAIL_LEN,
+				 "the token file (sigmax.vault_token_file) is not owned by the server's user (uid %u): it is not used",
+				 (unsigned int) geteuid());
 		return SECRET_TOKEN_FILE;
 	}
 	if ((st.st_mode & S_IRWXO) != 0)
@@ -647,30 +683,153 @@ vault_request(const char *url, char *detail)
 	return SECRET_HTTP_ERROR;
 }
 
-/* The member key of a JSON object container, or NULL. */
-static JsonbValue *
-object_member(JsonbContainer *container, const char *key, JsonbValue *out)
+/* Where the parser is in a KV v2 answer, and the data.data.value found so far. */
+typedef struct AnswerState
 {
-	if (!JsonContainerIsObject(container))
-		return NULL;
-	return getKeyJsonValueFromContainer(container, key, strlen(key), out);
+	int			level;			/* objects and arrays open around the current token */
+	int			on_path;		/* how many of the open fields are data, data, value in turn */
+	bool		want_value;		/* copy the value out (false: only say whether there is one) */
+	bool		found;			/* the last data.data.value is a non-empty string */
+	char	   *value;			/* its copy in SecretContext, with want_value */
+	size_t		value_len;
+} AnswerState;
+
+static const char *const answer_path[] = {"data", "data", "value"};
+
+/* Forget the value found so far (a later member of the same name replaces it). */
+static void
+answer_forget(AnswerState *state)
+{
+	if (state->value != NULL)
+	{
+		explicit_bzero(state->value, state->value_len);
+		pfree(state->value);
+	}
+	state->value = NULL;
+	state->value_len = 0;
+	state->found = false;
+}
+
+/* Semantic action: an object or an array opens. */
+static void
+answer_open(void *arg)
+{
+	((AnswerState *) arg)->level++;
+}
+
+/* Semantic action: an object or an array closes. */
+static void
+answer_close(void *arg)
+{
+	((AnswerState *) arg)->level--;
 }
 
 /*
- * Read data.data.value of a KV v2 answer with PostgreSQL's JSON parser (which
- * checks it without raising an error) and jsonb. The value is copied into
- * SecretContext; the parsed copies that can be reached are wiped.
+ * Semantic action: a member of an object starts. It continues the path
+ * data.data.value when every enclosing member does and its name is the next
+ * one; then it replaces whatever an earlier member of that name gave.
+ */
+static void
+answer_field(void *arg, char *fname, bool isnull)
+{
+	AnswerState *state = (AnswerState *) arg;
+	int			level = state->level;
+
+	if (state->on_path >= level - 1)
+	{
+		state->on_path = level - 1;
+		if (level <= (int) lengthof(answer_path) && fname != NULL &&
+			strcmp(fname, answer_path[level - 1]) == 0)
+		{
+			state->on_path = level;
+			answer_forget(state);
+		}
+	}
+	if (fname != NULL)
+		pfree(fname);
+}
+
+/*
+ * Semantic action: a scalar. The parser's copy of a string is wiped at once;
+ * data.data.value, when it is a non-empty string, is copied first if wanted.
+ */
+static void
+answer_scalar(void *arg, char *token, JsonTokenType tokentype)
+{
+	AnswerState *state = (AnswerState *) arg;
+	size_t		len;
+
+	if (token == NULL)
+		return;
+	len = strlen(token);
+	if (state->level == (int) lengthof(answer_path) && state->on_path == state->level &&
+		tokentype == JSON_TOKEN_STRING && len > 0)
+	{
+		state->found = true;
+		if (state->want_value)
+		{
+			state->value = MemoryContextAlloc(SecretContext, len + 1);
+			memcpy(state->value, token, len + 1);
+			state->value_len = len;
+		}
+	}
+	explicit_bzero(token, len);
+	pfree(token);
+}
+
+/*
+ * The deepest nesting of objects and arrays in a JSON text, strings skipped;
+ * -1 when a bracket closes more than is open. Checked before parsing, so
+ * that the recursive parser cannot run out of stack (an error).
+ */
+static int
+json_depth(const char *text, size_t len)
+{
+	int			depth = 0;
+	int			deepest = 0;
+	bool		in_string = false;
+	size_t		i;
+
+	for (i = 0; i < len; i++)
+	{
+		char		c = text[i];
+
+		if (in_string)
+		{
+			if (c == '\\')
+				i++;
+			else if (c == '"')
+				in_string = false;
+		}
+		else if (c == '"')
+			in_string = true;
+		else if (c == '{' || c == '[')
+			deepest = Max(deepest, ++depth);
+		else if ((c == '}' || c == ']') && --depth < 0)
+			return -1;
+	}
+	return deepest;
+}
+
+/*
+ * Read data.data.value of a KV v2 answer with PostgreSQL's JSON parser and
+ * semantic actions, which convert nothing (a number out of any range is
+ * just a token) and raise no error for any input: whatever is not usable is
+ * SECRET_BAD_RESPONSE. With value NULL only its presence is checked and no
+ * copy is kept; otherwise *value is a copy in SecretContext. The parser's
+ * copies (the de-escape buffer, sized once so that it never moves, and each
+ * string token) are wiped.
  */
 static SigmaxSecretStatus
 parse_answer(char **value, size_t *value_len, char *detail)
 {
+	MemoryContext parse_cxt;
+	MemoryContext old;
 	JsonLexContext *lex;
+	JsonSemAction sem;
+	AnswerState state;
 	JsonParseErrorType parsed;
-	Jsonb	   *jb;
-	JsonbValue	v1;
-	JsonbValue	v2;
-	JsonbValue	v3;
-	JsonbValue *v;
+	int			depth;
 
 	req.body[req.len] = '\0';
 	if (memchr(req.body, '\0', req.len) != NULL || !pg_verifymbstr(req.body, req.len, true))
@@ -678,50 +837,73 @@ parse_answer(char **value, size_t *value_len, char *detail)
 		snprintf(detail, SIGMAX_SECRET_DETAIL_LEN, "Vault's answer is not JSON");
 		return SECRET_BAD_RESPONSE;
 	}
-	lex = makeJsonLexContextCstringLen(req.body, req.len, GetDatabaseEncoding(), true);
-	parsed = pg_parse_json(lex, &nullSemAction);
-	if (lex->strval != NULL)
-	{
-		explicit_bzero(lex->strval->data, lex->strval->maxlen);
-		pfree(lex->strval->data);
-		pfree(lex->strval);
-	}
-	pfree(lex);
-	if (parsed != JSON_SUCCESS)
+	depth = json_depth(req.body, req.len);
+	if (depth < 0)
 	{
 		snprintf(detail, SIGMAX_SECRET_DETAIL_LEN, "Vault's answer is not JSON");
 		return SECRET_BAD_RESPONSE;
 	}
-
-	jb = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(req.body)));
-	v = object_member(&jb->root, "data", &v1);
-	if (v != NULL && v->type == jbvBinary)
-		v = object_member(v->val.binary.data, "data", &v2);
-	else
-		v = NULL;
-	if (v != NULL && v->type == jbvBinary)
-		v = object_member(v->val.binary.data, "value", &v3);
-	else
-		v = NULL;
-	if (v == NULL || v->type != jbvString || v->val.string.len == 0)
+	if (depth > VAULT_MAX_DEPTH)
 	{
-		explicit_bzero(jb, VARSIZE(jb));
-		pfree(jb);
+		snprintf(detail, SIGMAX_SECRET_DETAIL_LEN, "Vault's answer is nested deeper than %d levels", VAULT_MAX_DEPTH);
+		return SECRET_BAD_RESPONSE;
+	}
+
+	memset(&state, 0, sizeof(state));
+	state.want_value = value != NULL;
+	memset(&sem, 0, sizeof(sem));
+	sem.semstate = &state;
+	sem.object_start = answer_open;
+	sem.object_end = answer_close;
+	sem.array_start = answer_open;
+	sem.array_end = answer_close;
+	sem.object_field_start = answer_field;
+	sem.scalar = answer_scalar;
+
+	parse_cxt = AllocSetContextCreate(CurrentMemoryContext, "sigmax vault answer", ALLOCSET_DEFAULT_SIZES);
+	old = MemoryContextSwitchTo(parse_cxt);
+	lex = makeJsonLexContextCstringLen(req.body, req.len, GetDatabaseEncoding(), true);
+	/* a de-escaped string is never longer than the answer: the buffer is never reallocated */
+	enlargeStringInfo(lex->strval, req.len + 1);
+	PG_TRY();
+	{
+		parsed = pg_parse_json(lex, &sem);
+	}
+	PG_CATCH();
+	{
+		explicit_bzero(lex->strval->data, lex->strval->maxlen);
+		MemoryContextSwitchTo(old);
+		MemoryContextDelete(parse_cxt);
+		answer_forget(&state);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	explicit_bzero(lex->strval->data, lex->strval->maxlen);
+	MemoryContextSwitchTo(old);
+	MemoryContextDelete(parse_cxt);
+
+	if (parsed != JSON_SUCCESS)
+	{
+		answer_forget(&state);
+		snprintf(detail, SIGMAX_SECRET_DETAIL_LEN, "Vault's answer is not JSON");
+		return SECRET_BAD_RESPONSE;
+	}
+	if (!state.found)
+	{
 		snprintf(detail, SIGMAX_SECRET_DETAIL_LEN, "Vault's answer has no string field data.data.value");
 		return SECRET_BAD_RESPONSE;
 	}
-	*value_len = v->val.string.len;
-	*value = MemoryContextAlloc(SecretContext, *value_len + 1);
-	memcpy(*value, v->val.string.val, *value_len);
-	(*value)[*value_len] = '\0';
-	explicit_bzero(jb, VARSIZE(jb));
-	pfree(jb);
+	if (value != NULL)
+	{
+		*value = state.value;
+		*value_len = state.value_len;
+	}
 	return SECRET_OK;
 }
 
 /*
- * Ask Vault for a secret. OK with *value (in SecretContext), or the status
- * that says why not. Every handle and buffer is freed, and the token wiped,
+ * Ask Vault for a secret. OK with *value (in SecretContext; with value NULL
+ * nothing is copied), or the status that says why not. Every handle and buffer is freed, and the token wiped,
  * on every path, an error raised while waiting included.
  */
 static SigmaxSecretStatus
@@ -824,12 +1006,13 @@ log_once(const char *name, SigmaxSecretSource source, SigmaxSecretStatus status,
 }
 
 /*
- * The cache entry of a secret, resolved again when absent, older than the
- * TTL, or made under other Vault settings: Vault first, then the
- * environment.
+ * The cache entry of a secret, resolved again (Vault first, then the
+ * environment) when absent, expired, made under other Vault settings, or
+ * holding no value when want_value asks for one. Without want_value the
+ * value is neither copied nor kept: the entry records the outcome only.
  */
 static SecretEntry *
-resolve(const char *name)
+resolve(const char *name, bool want_value)
 {
 	TimestampTz now = GetCurrentTimestamp();
 	SecretEntry *entry;
@@ -839,15 +1022,18 @@ resolve(const char *name)
 	char	   *value = NULL;
 	size_t		value_len = 0;
 	bool		found;
+	const char *env;
 
 	secrets_init();
 	settings_check();
+	cache_sweep(now);
 	entry = hash_search(secret_cache, name, HASH_FIND, NULL);
-	if (entry != NULL && still_fresh(entry->info.resolved_at, now))
+	if (entry != NULL &&
+		(!want_value || entry->value != NULL || entry->info.source == SECRET_SOURCE_MISSING))
 		return entry;
 
 	detail[0] = '\0';
-	status = vault_lookup(name, &value, &value_len, detail, now);
+	status = vault_lookup(name, want_value ? &value : NULL, &value_len, detail, now);
 	environment_name(name, env_name, sizeof(env_name));
 
 	entry = hash_search(secret_cache, name, HASH_ENTER, &found);
@@ -858,25 +1044,24 @@ resolve(const char *name)
 	entry->info.status = status;
 	strlcpy(entry->info.detail, detail, sizeof(entry->info.detail));
 	entry->info.resolved_at = now;
+	env = status == SECRET_OK ? NULL : getenv(env_name);
 	if (status == SECRET_OK)
 	{
 		entry->info.source = SECRET_SOURCE_VAULT;
 		entry->value = value;
 		entry->value_len = value_len;
 	}
-	else
+	else if (env != NULL && env[0] != '\0')
 	{
-		const char *env = getenv(env_name);
-
-		if (env != NULL && env[0] != '\0')
+		entry->info.source = SECRET_SOURCE_ENVIRONMENT;
+		if (want_value)
 		{
-			entry->info.source = SECRET_SOURCE_ENVIRONMENT;
 			entry->value = MemoryContextStrdup(SecretContext, env);
 			entry->value_len = strlen(env);
 		}
-		else
-			entry->info.source = SECRET_SOURCE_MISSING;
 	}
+	else
+		entry->info.source = SECRET_SOURCE_MISSING;
 	log_once(name, entry->info.source, status, detail, env_name);
 	return entry;
 }
@@ -896,7 +1081,7 @@ sigmax_secret_get(const char *name, char **value, SigmaxSecretInfo *info)
 				 errmsg("invalid secret name"),
 				 errdetail("A secret name is 1 to %d lower-case letters, digits and underscores.",
 						   SIGMAX_SECRET_NAME_MAX)));
-	entry = resolve(name);
+	entry = resolve(name, value != NULL);
 	if (info != NULL)
 		*info = entry->info;
 	found = entry->info.source != SECRET_SOURCE_MISSING;

@@ -6,7 +6,9 @@
  * and sigmax.vault_token_file set it is read from
  * GET {vault_addr}/v1/{vault_mount}/data/{vault_path_prefix}/{name}, field
  * "value"; when Vault is off or fails, from the server's environment variable
- * SIGMAX_{NAME}. Outcomes are cached per backend for sigmax.vault_cache_ttl.
+ * SIGMAX_{NAME}. Outcomes are cached per backend for sigmax.vault_cache_ttl,
+ * a value only when it was asked for; an expired one is wiped at the next use
+ * of the cache.
  * Nothing here puts a value in a result, an error or a log line.
  *
  * Exchange credentials are secrets named
@@ -78,10 +80,12 @@ extern bool sigmax_secret_name_valid(const char *name);
 /*
  * Resolve a secret. True when it was found; then, if value is not NULL,
  * *value is a palloc'd copy that the caller wipes and frees with
- * sigmax_secret_free as soon as it is used. info (may be NULL) says where it
- * came from and what Vault said. May wait up to sigmax.vault_timeout for
- * Vault (a cancel ends the wait with its error); Vault's failures are
- * statuses, never errors: an error is raised only for an invalid name.
+ * sigmax_secret_free as soon as it is used; with value NULL the lookup is for
+ * the status only, and the value is neither copied nor cached. info (may be
+ * NULL) says where it came from and what Vault said. May wait up to
+ * sigmax.vault_timeout for Vault (a cancel ends the wait with its error);
+ * Vault's failures are statuses, never errors: an error is raised only for
+ * an invalid name.
  */
 extern bool sigmax_secret_get(const char *name, char **value, SigmaxSecretInfo *info);
 extern void sigmax_secret_free(char *value);

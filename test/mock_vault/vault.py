@@ -5,7 +5,9 @@ Answers GET /v1/<mount>/data/<path> as Vault does: 200 with
 {"data": {"data": {"value": ...}, "metadata": {...}}} for a secret it holds, 403 when the
 X-Vault-Token header is missing or wrong, 404 for an unknown path.  Per secret it can
 instead answer another status (500), answer late (beyond the client's timeout), answer a
-body that is not JSON or lacks the field, or refuse the path (403 by policy).  It records
+body that is not JSON or lacks the field, add raw JSON members to a well-formed answer (ones
+Python cannot write, such as a number out of every range), or refuse the path (403 by
+policy).  It records
 every request (method, path, token header) for tests to assert on.  Python 3 standard
 library only; with --tls, a throwaway self-signed certificate for 127.0.0.1 is made with
 the openssl command line tool.
@@ -19,6 +21,7 @@ The secrets file maps a path under /v1/ to what to answer, for example
    "secret/data/sigmax/slow":        {"value": "x", "delay_ms": 5000},
    "secret/data/sigmax/garbage":     {"raw": "<html>not json</html>"},
    "secret/data/sigmax/no_value":    {"data": {"other": "x"}},
+   "secret/data/sigmax/huge_number": {"value": "x", "raw_members": "\"n\": 1e1000000"},
    "secret/data/sigmax/denied":      {"policy": "deny"}}
 
 Control API (never recorded):
@@ -178,6 +181,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         with state.lock:
             spec = state.secrets.get(self.path[len("/v1/"):]) if self.path.startswith("/v1/") else None
         status, obj, raw = self.answer(token, spec)
+        if obj is not None and status == 200 and (spec or {}).get("raw_members"):
+            # the answer with raw members added at its top level, written as given
+            raw = json.dumps(obj, separators=(",", ":"))[:-1] + "," + spec["raw_members"] + "}\n"
         delay = (spec or {}).get("delay_ms") if token == state.token else None
         if delay and self.server.stopping.wait(delay / 1000.0):
             return

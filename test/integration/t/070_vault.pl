@@ -1,10 +1,13 @@
 # Secrets from Vault's KV v2 API with an environment fallback (src/secrets.c), against a
 # loopback stand-in for Vault (test/mock_vault): each of Vault's answers (200, 403 by
 # policy and for a bad token, 404, 500, 503, a timeout, a refused connection, a body that
-# is not JSON or lacks the field) gives the right source and status, with the server's
+# is not JSON or lacks the field, one nested too deep, one with a number out of every range)
+# gives the right source and status without an error, with the server's
 # environment variable SIGMAX_<NAME> as the fallback where set and "missing" where not;
 # the token file is read with each request, sent as X-Vault-Token, and refused when other
-# users may read it; outcomes are cached per session for sigmax.vault_cache_ttl; a
+# users may read it, when it is not the server's user's, and when it is a symbolic link or
+# a FIFO (at once); outcomes are cached per session for sigmax.vault_cache_ttl, and a
+# lookup for the status only leaves no copy of the value in the backend's memory; a
 # fallback is logged once per session and cause; a cancel ends a wait at once; TLS is
 # verified against sigmax.vault_ca_file; exchange credentials are named
 # <exchange>_<testnet|live>_<api_key|api_secret>. No value or token ever reaches a
@@ -16,6 +19,7 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/..";
 use IO::Socket::INET;
+use POSIX ();
 use PostgreSQL::Test::Utils;
 use Test::More;
 use Time::HiRes qw(usleep time);
@@ -31,6 +35,9 @@ my %vault_values = (
 	binance_testnet_api_key => 'VaultValueBinanceTestnetKey-5Jd1',
 	binance_testnet_api_secret => 'VaultValueBinanceTestnetSecret-2Wp6',
 	tls_key => 'VaultValueTlsKey-9Lm3',
+	huge_number => 'VaultValueHugeNumber-6Fj2',
+	# JSON-escaped on the wire: the unescaped form exists only where the value was copied
+	status_only => 'VaultValue"StatusOnly"-4Ks7',
 );
 my %env_values = (
 	SIGMAX_OK_KEY => 'EnvValueOkKeyShadowed-4Tz8',
@@ -59,13 +66,22 @@ my $vault = start_mock_vault(
 		"$p/very_slow" => { value => $vault_values{slow_one}, delay_ms => 30000 },
 		"$p/not_json" => { raw => '<html>upstream error</html>' },
 		"$p/no_value" => { data => { other => 'x' } },
+		"$p/status_only" => { value => $vault_values{status_only} },
+		# well-formed JSON that jsonb cannot hold, nested too deep, or with the last of two
+		# members named data.data.value not a string
+		"$p/huge_number" => { value => $vault_values{huge_number}, raw_members => '"n": 1e1000000' },
+		"$p/huge_value" => { raw => '{"data": {"data": {"value": 1e1000000}}}' },
+		"$p/too_deep" => { raw => ('[' x 30000) . (']' x 30000) },
+		"$p/deep_value" => { raw => '{"data": {"data": {"value": "x", "other": ' . ('[' x 70) . (']' x 70) . '}}}' },
+		"$p/dup_value" => { raw => '{"data": {"data": {"value": "x"}}, "data": {"data": {"value": ["x"]}}}' },
 		"kv/data/other/ok_key" => { value => $vault_values{ok_key} },
 	});
 
 # The postmaster, and so every backend, inherits these.
 $ENV{$_} = $env_values{$_} for keys %env_values;
 delete $ENV{$_} for qw(SIGMAX_MISSING_404 SIGMAX_SEALED_ONE SIGMAX_NO_VALUE SIGMAX_BINANCE_LIVE_API_SECRET
-  SIGMAX_BINANCE_TESTNET_API_KEY SIGMAX_BINANCE_TESTNET_API_SECRET SIGMAX_CACHE_KEY SIGMAX_TLS_KEY);
+  SIGMAX_BINANCE_TESTNET_API_KEY SIGMAX_BINANCE_TESTNET_API_SECRET SIGMAX_CACHE_KEY SIGMAX_TLS_KEY
+  SIGMAX_STATUS_ONLY SIGMAX_HUGE_NUMBER SIGMAX_HUGE_VALUE SIGMAX_TOO_DEEP SIGMAX_DEEP_VALUE SIGMAX_DUP_VALUE);
 
 my $node = sigmax_node('vault', conf => "sigmax.vault_timeout = 1000\n");
 my $token_file = $node->basedir . '/vault-token';
@@ -126,6 +142,38 @@ sub source_status
 	return "$source|$status";
 }
 
+# secret_status in a session of its own, or the error it raised.
+sub status_or_error
+{
+	my ($name) = @_;
+	my ($ret, $out, $err) = $node->psql('sigmax', "SELECT source, status, detail FROM sigmax.secret_status('$name')");
+	push @results, $out;
+	return $ret == 0 ? $out : "ERROR: $err";
+}
+
+# Whether the bytes $needle are anywhere in the private memory of process $pid (undef
+# when /proc/<pid>/mem cannot be read).
+sub in_memory_of
+{
+	my ($pid, $needle) = @_;
+	no warnings 'portable';
+	open my $maps, '<', "/proc/$pid/maps" or return undef;
+	open my $mem, '<:raw', "/proc/$pid/mem" or return undef;
+	my $read_any = 0;
+	while (my $line = <$maps>)
+	{
+		my ($from, $to, $perms) = $line =~ /^([0-9a-f]+)-([0-9a-f]+) (\S+)/ or next;
+		next unless $perms =~ /^rw.p/;	# private and writable: the heap, the stack, anonymous maps
+		my $buf = '';
+		sysseek($mem, hex $from, 0) or next;
+		my $got = sysread($mem, $buf, hex($to) - hex($from));
+		next unless $got;
+		$read_any = 1;
+		return 1 if index($buf, $needle) >= 0;
+	}
+	return $read_any ? 0 : undef;
+}
+
 sub requests_for
 {
 	my ($name) = @_;
@@ -156,6 +204,16 @@ is(status_of('sealed_one'), 'missing|server_error|Vault answered 503', '503 (sea
 is(status_of('not_json'), q{environment|bad_response|Vault's answer is not JSON}, 'a body that is not JSON: from the environment');
 is(status_of('no_value'), q{missing|bad_response|Vault's answer has no string field data.data.value},
 	'JSON without data.data.value: missing');
+is(status_or_error('huge_number'), 'vault|ok|Vault answered 200',
+	'a number out of every range elsewhere in the answer is never converted: no error, the value is read');
+is(status_or_error('huge_value'), q{missing|bad_response|Vault's answer has no string field data.data.value},
+	'such a number as data.data.value: bad_response, not an error');
+is(status_or_error('too_deep'), q{missing|bad_response|Vault's answer is nested deeper than 64 levels},
+	'an answer nested 30000 deep: bad_response, not an error (stack depth)');
+is(status_or_error('deep_value'), q{missing|bad_response|Vault's answer is nested deeper than 64 levels},
+	'and so is one nested too deep beside the value');
+is(status_or_error('dup_value'), q{missing|bad_response|Vault's answer has no string field data.data.value},
+	'of two members of the same name the last counts (as in jsonb)');
 
 my $t0 = time;
 is(status_of('slow_one'), 'environment|timeout|Vault did not answer within 1000 ms',
@@ -179,6 +237,23 @@ like(status_of('ok_key'), qr/^environment\|token_file\|the token file \(sigmax.v
 	'a missing token file: token_file');
 rename "$token_file.away", $token_file or die;
 is(source_status('ok_key'), 'vault|ok', 'and with the token file back, Vault again');
+
+# the token file is opened without following a symbolic link or waiting for a writer
+symlink $token_file, "$token_file.link" or die "cannot link: $!";
+configure(vault_token_file => "$token_file.link");
+is(status_of('ok_key'), 'environment|token_file|the token file (sigmax.vault_token_file) is a symbolic link: it is not followed',
+	'a symbolic link (even to a good token file) is refused');
+POSIX::mkfifo("$token_file.fifo", 0600) or die "cannot make a FIFO: $!";
+configure(vault_token_file => "$token_file.fifo");
+$t0 = time;
+is(status_of('ok_key'), 'environment|token_file|the token file (sigmax.vault_token_file) is not a regular file',
+	'a FIFO is refused');
+ok(time - $t0 < 0.9, sprintf('at once, without waiting for a writer (%.1f s)', time - $t0));
+configure(vault_token_file => '/etc/passwd');
+like(status_of('ok_key'), qr/^environment\|token_file\|the token file \(sigmax.vault_token_file\) is not owned by the server's user \(uid \d+\)/,
+	'a file of another user is refused');
+configure(vault_token_file => $token_file);
+is(source_status('ok_key'), 'vault|ok', 'and the good token file is used again');
 
 # a port nothing listens on
 my $sock = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0, Listen => 1) or die;
@@ -283,6 +358,27 @@ configure(vault_ca_file => $tls->{ca});
 is(source_status('tls_key'), 'vault|ok', 'and accepted with sigmax.vault_ca_file');
 stop_mock_vault($tls);
 configure(vault_addr => $vault->{url}, vault_ca_file => undef);
+
+# --- a lookup for the status only keeps no value ------------------------------------------
+# The value holds a '"', escaped on the wire (as libcurl's buffers hold it): its unescaped
+# form is in the backend's memory only if it was copied out of the answer and not wiped.
+$bg = $node->background_psql('sigmax', on_error_stop => 0);
+$pid = $bg->query_safe('SELECT pg_backend_pid()');
+my $so = $bg->query_safe(q{SELECT source || '|' || status FROM sigmax.secret_status('status_only')});
+push @results, $so;
+is($so, 'vault|ok', 'a value with a quote comes from Vault');
+$so = $bg->query_safe(q{SELECT source || '|' || status FROM sigmax.secret_status('status_only')});
+is($so, 'vault|ok', 'and its outcome is cached');
+is(scalar(requests_for('status_only')), 1, 'with one request to Vault');
+my $control = in_memory_of($pid, $env_values{SIGMAX_OK_KEY});
+SKIP:
+{
+	skip 'the backend\'s memory cannot be read', 2 unless $control;
+	ok($control, 'the memory scan finds what is there (the environment)');
+	is(in_memory_of($pid, $vault_values{status_only}), 0,
+		'secret_status leaves no copy of the value in the backend\'s memory');
+}
+$bg->quit;
 
 # --- exchange credentials ----------------------------------------------------------------
 $node->safe_psql('sigmax', q{SELECT sigmax.add_exchange('binance')});
