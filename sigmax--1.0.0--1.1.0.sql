@@ -1240,6 +1240,43 @@ $$;
 COMMENT ON FUNCTION sigmax.request_approval(text, jsonb) IS
 'Ask a second person to approve a change: set_limits {"account_id", "limits"}, set_trading_mode {"account_id", "mode"}, resume {"account_id"} or add_instrument {"symbol", "exchange", ...}; checked now, run by approve. Returns the request id. Ledgered.';
 
+/*
+ * The pending request approve and deny decide, locked in the order path's
+ * lock order (trading state, account, then the request) when it holds an
+ * order; expired requests are closed first.
+ */
+CREATE FUNCTION sigmax._lock_pending_request(request_id bigint)
+RETURNS sigmax.approval_requests
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	r sigmax.approval_requests;
+	account bigint;
+BEGIN
+	IF request_id IS NULL THEN
+		RAISE EXCEPTION 'request_id must not be null' USING ERRCODE = '22004';
+	END IF;
+	PERFORM sigmax._expire_approvals();
+	SELECT o.account_id INTO account FROM sigmax.orders o
+	  JOIN sigmax.approval_requests q ON q.order_id = o.order_id WHERE q.request_id = _lock_pending_request.request_id;
+	IF account IS NOT NULL THEN
+		PERFORM sigmax._order_path_lock();
+		PERFORM 1 FROM sigmax.accounts a WHERE a.account_id = account FOR NO KEY UPDATE;
+	END IF;
+	SELECT * INTO r FROM sigmax.approval_requests x WHERE x.request_id = _lock_pending_request.request_id FOR UPDATE;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'approval request % does not exist', request_id USING ERRCODE = '22023';
+	END IF;
+	IF r.status <> 'pending' THEN
+		RAISE EXCEPTION 'approval request % is already %', request_id, r.status USING ERRCODE = '55000';
+	END IF;
+	RETURN r;
+END
+$$;
+
+COMMENT ON FUNCTION sigmax._lock_pending_request(bigint) IS 'Internal: lock a pending approval request for approve or deny.';
+
 CREATE FUNCTION sigmax.approve(request_id bigint)
 RETURNS jsonb
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
@@ -1251,24 +1288,7 @@ DECLARE
 	account bigint;
 	outcome jsonb;
 BEGIN
-	IF request_id IS NULL THEN
-		RAISE EXCEPTION 'request_id must not be null' USING ERRCODE = '22004';
-	END IF;
-	PERFORM sigmax._expire_approvals();
-	SELECT o.account_id INTO account FROM sigmax.orders o
-	  JOIN sigmax.approval_requests q ON q.order_id = o.order_id WHERE q.request_id = approve.request_id;
-	IF account IS NOT NULL THEN
-		-- the lock order of every order path (and of deny): trading state, account, then the request
-		PERFORM sigmax._order_path_lock();
-		PERFORM 1 FROM sigmax.accounts a WHERE a.account_id = account FOR NO KEY UPDATE;
-	END IF;
-	SELECT * INTO r FROM sigmax.approval_requests x WHERE x.request_id = approve.request_id FOR UPDATE;
-	IF NOT FOUND THEN
-		RAISE EXCEPTION 'approval request % does not exist', request_id USING ERRCODE = '22023';
-	END IF;
-	IF r.status <> 'pending' THEN
-		RAISE EXCEPTION 'approval request % is already %', request_id, r.status USING ERRCODE = '55000';
-	END IF;
+	r := sigmax._lock_pending_request(request_id);
 	SELECT * INTO me FROM sigmax._principal();
 	IF me.login = r.requested_by OR (me.key_name IS NOT NULL AND me.key_name = r.requested_key_name) THEN
 		RAISE EXCEPTION 'the requester cannot approve their own request' USING ERRCODE = '42501',
@@ -1325,27 +1345,11 @@ DECLARE
 	me record;
 	acct bigint;
 BEGIN
-	IF request_id IS NULL THEN
-		RAISE EXCEPTION 'request_id must not be null' USING ERRCODE = '22004';
-	END IF;
 	IF reason IS NOT NULL AND length(reason) > 500 THEN
 		RAISE EXCEPTION 'reason must be at most 500 characters' USING ERRCODE = '22023';
 	END IF;
-	PERFORM sigmax._expire_approvals();
-	SELECT x.account_id INTO acct FROM sigmax.orders x
-	  JOIN sigmax.approval_requests q ON q.order_id = x.order_id WHERE q.request_id = deny.request_id;
-	IF acct IS NOT NULL THEN
-		-- the lock order of every order path: trading state, account, order
-		PERFORM sigmax._order_path_lock();
-		PERFORM 1 FROM sigmax.accounts a WHERE a.account_id = acct FOR NO KEY UPDATE;
-	END IF;
-	SELECT * INTO r FROM sigmax.approval_requests x WHERE x.request_id = deny.request_id FOR UPDATE;
-	IF NOT FOUND THEN
-		RAISE EXCEPTION 'approval request % does not exist', request_id USING ERRCODE = '22023';
-	END IF;
-	IF r.status <> 'pending' THEN
-		RAISE EXCEPTION 'approval request % is already %', request_id, r.status USING ERRCODE = '55000';
-	END IF;
+	r := sigmax._lock_pending_request(request_id);
+	SELECT o.account_id INTO acct FROM sigmax.orders o WHERE o.order_id = r.order_id;
 	SELECT * INTO me FROM sigmax._principal();
 	IF r.order_id IS NOT NULL THEN
 		UPDATE sigmax.orders o SET status = 'cancelled',
@@ -1377,7 +1381,8 @@ REVOKE ALL ON FUNCTION sigmax._superuser_session(), sigmax._approval_ttl(), sigm
 	sigmax._expire_approvals(), sigmax._request_order_approval(bigint), sigmax._approve_order(bigint),
 	sigmax.request_approval(text, jsonb), sigmax.approve(bigint), sigmax.deny(bigint, text),
 	sigmax._apply_instrument(text, text, numeric, numeric, numeric, numeric, numeric, text, boolean, numeric),
-	sigmax._apply_instrument_args(jsonb), sigmax._resume_guard(bigint, boolean) FROM PUBLIC;
+	sigmax._apply_instrument_args(jsonb), sigmax._resume_guard(bigint, boolean),
+	sigmax._lock_pending_request(bigint) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION sigmax.set_trading_mode(bigint, text), sigmax.request_approval(text, jsonb),
 	sigmax.approve(bigint), sigmax.deny(bigint, text) TO sigmax_admin;
 GRANT SELECT ON sigmax.approval_requests TO sigmax_admin, sigmax_auditor;

@@ -191,6 +191,47 @@ fill_fee(const AccountLimits *lim, Numeric qty, Numeric price)
 }
 
 /*
+ * The verdict's five order columns (status, reason_code, reason,
+ * reference_price, reduce_only) as SPI arguments, for the insert of a new
+ * order and the update of an approved one.
+ */
+static void
+verdict_args(Datum *args, char *nulls, const Verdict *v, const char *status, bool fill_now)
+{
+	args[0] = CStringGetTextDatum(fill_now ? "accepted" : status);
+	nulls[0] = ' ';
+	nulls[1] = v->reason != REASON_NONE ? ' ' : 'n';
+	if (v->reason != REASON_NONE)
+		args[1] = CStringGetTextDatum(sigmax_reason_codes[v->reason]);
+	nulls[2] = v->reason_text ? ' ' : 'n';
+	if (v->reason_text)
+		args[2] = CStringGetTextDatum(v->reason_text);
+	args[3] = v->reference_price ? NumericGetDatum(v->reference_price) : (Datum) 0;
+	nulls[3] = v->reference_price ? ' ' : 'n';
+	args[4] = BoolGetDatum(v->reducing);
+	nulls[4] = ' ';
+}
+
+/* Paper-fill an order the verdict fills now, then ledger the verdict; the fee, or NULL. */
+static Numeric
+fill_and_ledger(int64 order_id, const OrderRequest *req, const OrderContext *ctx, const Verdict *v,
+				const char *status, bool fill_now)
+{
+	Numeric		fee = NULL;
+
+	if (fill_now)
+	{
+		fee = fill_fee(ctx->limits, req->qty, v->exec_price);
+		sigmax_apply_fill(order_id, req->account_id, req->symbol, req->buy, req->qty, v->exec_price, fee);
+	}
+	ledger_order(v->reason != REASON_NONE ? "order.rejected"
+				 : v->pending_approval ? "order.pending_approval"
+				 : fill_now ? "order.filled" : "order.accepted",
+				 order_id, req, status, v, fill_now ? v->exec_price : NULL, fee);
+	return fee;
+}
+
+/*
  * The order path shared by submit_order and check_order. A dry run reads
  * without locking, takes no rate token and writes nothing.
  */
@@ -298,18 +339,7 @@ order_entry(FunctionCallInfo fcinfo, bool dry_run, bool system_close)
 			args[6] = CStringGetTextDatum(req.client_order_id);
 		else
 			nulls[6] = 'n';
-		args[7] = CStringGetTextDatum(fill_now ? "accepted" : status);
-		if (v.reason != REASON_NONE)
-			args[8] = CStringGetTextDatum(sigmax_reason_codes[v.reason]);
-		else
-			nulls[8] = 'n';
-		if (v.reason_text)
-			args[9] = CStringGetTextDatum(v.reason_text);
-		else
-			nulls[9] = 'n';
-		args[10] = v.reference_price ? NumericGetDatum(v.reference_price) : (Datum) 0;
-		nulls[10] = v.reference_price ? ' ' : 'n';
-		args[11] = BoolGetDatum(v.reducing);
+		verdict_args(&args[7], &nulls[7], &v, status, fill_now);
 		/* The caller, not the function's owner: outside SECURITY DEFINER. */
 		args[12] = CStringGetTextDatum(GetUserNameFromId(GetOuterUserId(), false));
 		if (SPI_execute_plan(insert_plan, args, nulls, false, 1) != SPI_OK_INSERT_RETURNING)
@@ -317,16 +347,7 @@ order_entry(FunctionCallInfo fcinfo, bool dry_run, bool system_close)
 		order_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	}
 
-	if (fill_now)
-	{
-		fee = fill_fee(ctx.limits, req.qty, v.exec_price);
-		sigmax_apply_fill(order_id, req.account_id, req.symbol, req.buy, req.qty, v.exec_price, fee);
-	}
-
-	ledger_order(v.reason != REASON_NONE ? "order.rejected"
-				 : v.pending_approval ? "order.pending_approval"
-				 : fill_now ? "order.filled" : "order.accepted",
-				 order_id, &req, status, &v, fill_now ? v.exec_price : NULL, fee);
+	fee = fill_and_ledger(order_id, &req, &ctx, &v, status, fill_now);
 
 	/* An order at or above the approval threshold waits for a second person (docs/security.md). */
 	if (v.reason == REASON_NONE && v.pending_approval)
@@ -463,28 +484,11 @@ sigmax_approve_order(PG_FUNCTION_ARGS)
 						 "reference_price = coalesce($5, reference_price), reduce_only = $6, updated_at = now() "
 						 "WHERE order_id = $1", 6, types);
 		args[0] = Int64GetDatum(order_id);
-		args[1] = CStringGetTextDatum(fill_now ? "accepted" : status);
-		if (v.reason != REASON_NONE)
-			args[2] = CStringGetTextDatum(sigmax_reason_codes[v.reason]);
-		else
-			nulls[2] = 'n';
-		if (v.reason_text)
-			args[3] = CStringGetTextDatum(v.reason_text);
-		else
-			nulls[3] = 'n';
-		args[4] = v.reference_price ? NumericGetDatum(v.reference_price) : (Datum) 0;
-		nulls[4] = v.reference_price ? ' ' : 'n';
-		args[5] = BoolGetDatum(v.reducing);
+		verdict_args(&args[1], &nulls[1], &v, status, fill_now);
 		if (SPI_execute_plan(approved_update_plan, args, nulls, false, 1) != SPI_OK_UPDATE)
 			elog(ERROR, "sigmax: recording the approved order failed");
 	}
-	if (fill_now)
-	{
-		fee = fill_fee(ctx.limits, req.qty, v.exec_price);
-		sigmax_apply_fill(order_id, req.account_id, req.symbol, req.buy, req.qty, v.exec_price, fee);
-	}
-	ledger_order(v.reason != REASON_NONE ? "order.rejected" : fill_now ? "order.filled" : "order.accepted",
-				 order_id, &req, status, &v, fill_now ? v.exec_price : NULL, fee);
+	fee = fill_and_ledger(order_id, &req, &ctx, &v, status, fill_now);
 	if (fill_now && fill_may_trip(&req, &ctx, v.exec_price, fee))
 		check_protections(req.account_id, ctx.now);
 

@@ -57,15 +57,16 @@ sub sigmax_node
 	return $node;
 }
 
-# Start test/mock_exchange on a free loopback port; returns a hash with
-# port, url, handle and ca (with tls => 1).
-sub start_mock_exchange
+# Start one of the loopback stand-ins (a Python script under test/) on a free port,
+# in a directory of its own; returns a hash with port, url, handle, ca (the CA file
+# named by $ca_name, with tls => 1) and stderr.
+sub start_loopback_server
 {
-	my (%opts) = @_;
+	my ($what, $script, $ca_name, $extra, %opts) = @_;
 	my $dir = PostgreSQL::Test::Utils::tempdir();
 	my $port_file = "$dir/port";
-	my @cmd = ('/usr/bin/python3', test_root() . '/test/mock_exchange/mock_exchange.py',
-		'--port', '0', '--port-file', $port_file);
+	my @cmd = ('/usr/bin/python3', test_root() . "/test/$script", '--port', '0', '--port-file', $port_file,
+		$extra->($dir));
 	push @cmd, '--tls', '--cert-dir', $dir if $opts{tls};
 	my ($out, $err) = ('', '');
 	my $h = IPC::Run::start(\@cmd, '>', \$out, '2>', \$err);
@@ -74,7 +75,7 @@ sub start_mock_exchange
 		last if -s $port_file;
 		usleep(50_000);
 	}
-	die "mock exchange did not start: $err" unless -s $port_file;
+	die "$what did not start: $err" unless -s $port_file;
 	my $port = PostgreSQL::Test::Utils::slurp_file($port_file);
 	chomp $port;
 	my $scheme = $opts{tls} ? 'https' : 'http';
@@ -82,18 +83,26 @@ sub start_mock_exchange
 		port => $port,
 		url => "$scheme://127.0.0.1:$port",
 		handle => $h,
-		ca => $opts{tls} ? "$dir/ca.pem" : undef,
+		ca => $opts{tls} ? "$dir/$ca_name" : undef,
 		stderr => \$err,
 	};
 }
 
-sub stop_mock_exchange
+sub stop_loopback_server
 {
-	my ($mock) = @_;
-	$mock->{handle}->signal('TERM');
-	$mock->{handle}->finish;
+	my ($server) = @_;
+	$server->{handle}->signal('TERM');
+	$server->{handle}->finish;
 	return;
 }
+
+# Start test/mock_exchange on a free loopback port (see start_loopback_server).
+sub start_mock_exchange
+{
+	return start_loopback_server('mock exchange', 'mock_exchange/mock_exchange.py', 'ca.pem', sub { () }, @_);
+}
+
+sub stop_mock_exchange { return stop_loopback_server(@_); }
 
 # GET a path from the mock exchange with the curl command line (real libcurl);
 # returns (HTTP status, body).
@@ -130,42 +139,17 @@ sub start_mock_vault
 {
 	my (%opts) = @_;
 	require JSON::PP;
-	my $dir = PostgreSQL::Test::Utils::tempdir();
-	my $port_file = "$dir/port";
-	my $secrets_file = "$dir/secrets.json";
-	open my $fh, '>', $secrets_file or die "cannot write $secrets_file: $!";
-	print $fh JSON::PP->new->canonical->encode($opts{secrets} // {});
-	close $fh;
-	my @cmd = ('/usr/bin/python3', test_root() . '/test/mock_vault/vault.py',
-		'--port', '0', '--port-file', $port_file, '--token', $opts{token}, '--secrets', $secrets_file);
-	push @cmd, '--tls', '--cert-dir', $dir if $opts{tls};
-	my ($out, $err) = ('', '');
-	my $h = IPC::Run::start(\@cmd, '>', \$out, '2>', \$err);
-	for (1 .. 200)
-	{
-		last if -s $port_file;
-		usleep(50_000);
-	}
-	die "mock vault did not start: $err" unless -s $port_file;
-	my $port = PostgreSQL::Test::Utils::slurp_file($port_file);
-	chomp $port;
-	my $scheme = $opts{tls} ? 'https' : 'http';
-	return {
-		port => $port,
-		url => "$scheme://127.0.0.1:$port",
-		handle => $h,
-		ca => $opts{tls} ? "$dir/cert.pem" : undef,
-		stderr => \$err,
+	my $secrets = sub {
+		my ($dir) = @_;
+		open my $fh, '>', "$dir/secrets.json" or die "cannot write $dir/secrets.json: $!";
+		print $fh JSON::PP->new->canonical->encode($opts{secrets} // {});
+		close $fh;
+		return ('--token', $opts{token}, '--secrets', "$dir/secrets.json");
 	};
+	return start_loopback_server('mock vault', 'mock_vault/vault.py', 'cert.pem', $secrets, %opts);
 }
 
-sub stop_mock_vault
-{
-	my ($vault) = @_;
-	$vault->{handle}->signal('TERM');
-	$vault->{handle}->finish;
-	return;
-}
+sub stop_mock_vault { return stop_loopback_server(@_); }
 
 # Call the mock vault's control API (/__mock/<what>) with curl, never through a proxy;
 # returns the decoded JSON answer.

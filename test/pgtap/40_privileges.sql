@@ -3,7 +3,7 @@
 -- here until this list says who may use it. (Generated from a reviewed install; edit by hand.)
 BEGIN;
 CREATE EXTENSION sigmax;
-SELECT plan(509);
+SELECT plan(513);
 
 SELECT function_privs_are('sigmax', '_apply_instrument', ARRAY['text', 'text', 'numeric', 'numeric', 'numeric', 'numeric', 'numeric', 'text', 'boolean', 'numeric']::name[], 'sigmax_admin', ARRAY[]::name[], 'sigmax_admin: _apply_instrument(text, text, numeric, numeric, numeric, numeric, numeric, text, boolean, numeric) nothing');
 SELECT function_privs_are('sigmax', '_apply_instrument', ARRAY['text', 'text', 'numeric', 'numeric', 'numeric', 'numeric', 'numeric', 'text', 'boolean', 'numeric']::name[], 'sigmax_trader', ARRAY[]::name[], 'sigmax_trader: _apply_instrument(text, text, numeric, numeric, numeric, numeric, numeric, text, boolean, numeric) nothing');
@@ -93,6 +93,10 @@ SELECT function_privs_are('sigmax', '_lock_global_state', ARRAY[]::name[], 'sigm
 SELECT function_privs_are('sigmax', '_lock_global_state', ARRAY[]::name[], 'sigmax_trader', ARRAY[]::name[], 'sigmax_trader: _lock_global_state() nothing');
 SELECT function_privs_are('sigmax', '_lock_global_state', ARRAY[]::name[], 'sigmax_auditor', ARRAY[]::name[], 'sigmax_auditor: _lock_global_state() nothing');
 SELECT function_privs_are('sigmax', '_lock_global_state', ARRAY[]::name[], 'public', ARRAY[]::name[], 'public: _lock_global_state() nothing');
+SELECT function_privs_are('sigmax', '_lock_pending_request', ARRAY['bigint']::name[], 'sigmax_admin', ARRAY[]::name[], 'sigmax_admin: _lock_pending_request(bigint) nothing');
+SELECT function_privs_are('sigmax', '_lock_pending_request', ARRAY['bigint']::name[], 'sigmax_trader', ARRAY[]::name[], 'sigmax_trader: _lock_pending_request(bigint) nothing');
+SELECT function_privs_are('sigmax', '_lock_pending_request', ARRAY['bigint']::name[], 'sigmax_auditor', ARRAY[]::name[], 'sigmax_auditor: _lock_pending_request(bigint) nothing');
+SELECT function_privs_are('sigmax', '_lock_pending_request', ARRAY['bigint']::name[], 'public', ARRAY[]::name[], 'public: _lock_pending_request(bigint) nothing');
 SELECT function_privs_are('sigmax', '_maintain_stop', ARRAY[]::name[], 'sigmax_admin', ARRAY[]::name[], 'sigmax_admin: _maintain_stop() nothing');
 SELECT function_privs_are('sigmax', '_maintain_stop', ARRAY[]::name[], 'sigmax_trader', ARRAY[]::name[], 'sigmax_trader: _maintain_stop() nothing');
 SELECT function_privs_are('sigmax', '_maintain_stop', ARRAY[]::name[], 'sigmax_auditor', ARRAY[]::name[], 'sigmax_auditor: _maintain_stop() nothing');
@@ -512,7 +516,7 @@ SELECT table_privs_are('sigmax', 'venue_state', 'public', ARRAY[]::name[], 'publ
 SELECT column_privs_are('sigmax', 'api_keys', 'token_hash', 'sigmax_admin', ARRAY[]::name[], 'sigmax_admin: api_keys.token_hash nothing (the hashes stay with the owner)');
 SELECT column_privs_are('sigmax', 'api_keys', 'name', 'sigmax_admin', ARRAY['SELECT']::name[], 'sigmax_admin: api_keys.name SELECT');
 SELECT column_privs_are('sigmax', 'api_keys', 'rate_limits', 'sigmax_admin', ARRAY['SELECT']::name[], 'sigmax_admin: api_keys.rate_limits SELECT');
-SELECT is((SELECT count(*) FROM pg_proc WHERE pronamespace = 'sigmax'::regnamespace), 92::bigint, 'every sigmax function is enumerated above');
+SELECT is((SELECT count(*) FROM pg_proc WHERE pronamespace = 'sigmax'::regnamespace), 93::bigint, 'every sigmax function is enumerated above');
 SELECT is((SELECT count(*) FROM pg_class WHERE relnamespace = 'sigmax'::regnamespace AND relkind IN ('r', 'v', 'S')), 34::bigint, 'every sigmax table, view and sequence is enumerated above');
 
 SELECT * FROM finish();
