@@ -176,6 +176,26 @@ sigmax_http_apply_settings(void)
 }
 
 /*
+ * The policy every sigmax request follows, the venues' and Vault's: no
+ * signals, http(s) only, no redirects, the peer and its host name verified
+ * (against ca_file when set), and sigmax's User-Agent.
+ */
+void
+sigmax_http_secure_options(void *handle, const char *ca_file)
+{
+	CURL	   *easy = (CURL *) handle;
+
+	curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, 1L);
+	curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, 2L);
+	if (ca_file != NULL && ca_file[0] != '\0')
+		curl_easy_setopt(easy, CURLOPT_CAINFO, ca_file);
+	curl_easy_setopt(easy, CURLOPT_USERAGENT, "sigmax/" SIGMAX_VERSION " (PostgreSQL extension)");
+}
+
+/*
  * Start fetching url into req. False when libcurl refuses the request at
  * once; req->status and req->detail then say why.
  */
@@ -206,21 +226,14 @@ sigmax_http_start(SigmaxHttpRequest *req, const char *url)
 	curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, req->errbuf);
 	curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, write_callback);
 	curl_easy_setopt(easy, CURLOPT_WRITEDATA, req);
-	curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+	sigmax_http_secure_options(easy, sigmax_http_ca_file);
 	curl_easy_setopt(easy, CURLOPT_OPENSOCKETFUNCTION, open_socket);
 	curl_easy_setopt(easy, CURLOPT_CLOSESOCKETFUNCTION, close_socket);
-	curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L);
-	curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, 1L);
-	curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, 2L);
-	if (sigmax_http_ca_file != NULL && sigmax_http_ca_file[0] != '\0')
-		curl_easy_setopt(easy, CURLOPT_CAINFO, sigmax_http_ca_file);
 	curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, (long) sigmax_http_connect_timeout_ms);
 	curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, (long) sigmax_http_timeout_ms);
 	curl_easy_setopt(easy, CURLOPT_LOW_SPEED_LIMIT, (long) sigmax_http_low_speed_limit);
 	curl_easy_setopt(easy, CURLOPT_LOW_SPEED_TIME, (long) sigmax_http_low_speed_time);
 	curl_easy_setopt(easy, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t) req->max_bytes);
-	curl_easy_setopt(easy, CURLOPT_USERAGENT, "sigmax/" SIGMAX_VERSION " (PostgreSQL extension)");
 	curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L);
 	if (curl_multi_add_handle(multi, easy) != CURLM_OK)
 	{

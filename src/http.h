@@ -30,6 +30,7 @@ typedef struct SigmaxHttpRequest
 	char		detail[256];
 } SigmaxHttpRequest;
 
+extern void sigmax_http_secure_options(void *easy, const char *ca_file);
 extern void sigmax_http_init(void);
 extern void sigmax_http_apply_settings(void);
 extern bool sigmax_http_start(SigmaxHttpRequest *req, const char *url);

@@ -35,6 +35,7 @@
 #include "utils/timestamp.h"
 #include "utils/wait_event.h"
 
+#include "http.h"
 #include "poller.h"
 #include "secrets.h"
 #include "sigmax.h"
@@ -604,13 +605,7 @@ vault_request(const char *url, char *detail)
 	curl_easy_setopt(req.easy, CURLOPT_HTTPHEADER, req.headers);
 	curl_easy_setopt(req.easy, CURLOPT_ERRORBUFFER, req.errbuf);
 	curl_easy_setopt(req.easy, CURLOPT_WRITEFUNCTION, vault_write);
-	curl_easy_setopt(req.easy, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(req.easy, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(req.easy, CURLOPT_FOLLOWLOCATION, 0L);
-	curl_easy_setopt(req.easy, CURLOPT_SSL_VERIFYPEER, 1L);
-	curl_easy_setopt(req.easy, CURLOPT_SSL_VERIFYHOST, 2L);
-	if (sigmax_vault_ca_file != NULL && sigmax_vault_ca_file[0] != '\0')
-		curl_easy_setopt(req.easy, CURLOPT_CAINFO, sigmax_vault_ca_file);
+	sigmax_http_secure_options(req.easy, sigmax_vault_ca_file);
 	/* plain http goes to loopback only: never through a proxy that would see the token */
 	if (pg_strncasecmp(url, "http://", 7) == 0)
 		curl_easy_setopt(req.easy, CURLOPT_NOPROXY, "*");
@@ -618,7 +613,6 @@ vault_request(const char *url, char *detail)
 	curl_easy_setopt(req.easy, CURLOPT_TIMEOUT_MS, (long) sigmax_vault_timeout_ms);
 	curl_easy_setopt(req.easy, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t) VAULT_MAX_RESPONSE);
 	curl_easy_setopt(req.easy, CURLOPT_FORBID_REUSE, 1L);
-	curl_easy_setopt(req.easy, CURLOPT_USERAGENT, "sigmax/" SIGMAX_VERSION " (PostgreSQL extension)");
 	if (curl_multi_add_handle(req.multi, req.easy) != CURLM_OK)
 	{
 		snprintf(detail, SIGMAX_SECRET_DETAIL_LEN, "libcurl refused the request");
