@@ -665,23 +665,10 @@ LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 SELECT coalesce((SELECT jsonb_object_agg(l.account_id::text, to_jsonb(l) - 'account_id') FROM sigmax.limits l), '{}')
+    -- the defaults as sigmax.limits derives them: a null override inherits the built-in value
     || jsonb_build_object('defaults',
-         (SELECT to_jsonb(x) FROM (
-            SELECT coalesce(d.max_order_qty, b.max_order_qty) AS max_order_qty,
-                   coalesce(d.max_order_notional, b.max_order_notional) AS max_order_notional,
-                   coalesce(d.max_position_pct, b.max_position_pct) AS max_position_pct,
-                   coalesce(d.max_exposure_pct, b.max_exposure_pct) AS max_exposure_pct,
-                   coalesce(d.max_open_orders, b.max_open_orders) AS max_open_orders,
-                   coalesce(d.max_daily_loss_pct, b.max_daily_loss_pct) AS max_daily_loss_pct,
-                   coalesce(d.price_collar_pct, b.price_collar_pct) AS price_collar_pct,
-                   coalesce(d.stale_price_ms, b.stale_price_ms) AS stale_price_ms,
-                   coalesce(d.orders_per_minute, b.orders_per_minute) AS orders_per_minute,
-                   coalesce(d.approval_notional, b.approval_notional) AS approval_notional,
-                   coalesce(d.max_drawdown_pct, b.max_drawdown_pct) AS max_drawdown_pct,
-                   coalesce(d.stop_loss_pct, b.stop_loss_pct) AS stop_loss_pct,
-                   coalesce(d.max_loss_streak, b.max_loss_streak) AS max_loss_streak,
-                   coalesce(d.stop_cooldown_s, b.stop_cooldown_s) AS stop_cooldown_s
-              FROM sigmax.builtin_limits b LEFT JOIN sigmax.risk_limits d ON d.account_id IS NULL) x))
+         (SELECT to_jsonb(b) || coalesce(jsonb_strip_nulls(to_jsonb(d) - 'account_id' - 'updated_at' - 'updated_by'), '{}')
+            FROM sigmax.builtin_limits b LEFT JOIN sigmax.risk_limits d ON d.account_id IS NULL))
 $$;
 
 COMMENT ON FUNCTION sigmax._effective_limits() IS 'Internal: the effective limits of every account and of the defaults.';
@@ -689,7 +676,8 @@ COMMENT ON FUNCTION sigmax._effective_limits() IS 'Internal: the effective limit
 /*
  * Which limits got looser from before to after: a higher maximum, a limit
  * removed (null: no limit), a shorter stop cool-down, or trailing stops
- * turned off. Slippage and fee are simulation settings, not limits.
+ * turned off. Every key of sigmax.limits counts, so that a new limit is
+ * gated from the start; slippage and fee are simulation settings, not limits.
  */
 CREATE FUNCTION sigmax._limits_loosened(before jsonb, after jsonb)
 RETURNS text[]
@@ -701,10 +689,7 @@ SELECT coalesce(array_agg(DISTINCT k.key ORDER BY k.key), '{}')
   CROSS JOIN LATERAL jsonb_each(a.lim) k(key, new_value)
   CROSS JOIN LATERAL (SELECT before->a.who->k.key AS old_value) o
  WHERE before ? a.who
-   AND k.key IN ('max_order_qty', 'max_order_notional', 'max_position_pct', 'max_exposure_pct', 'max_open_orders',
-                 'max_daily_loss_pct', 'price_collar_pct', 'stale_price_ms', 'orders_per_minute',
-                 'approval_notional', 'max_drawdown_pct', 'stop_loss_pct', 'max_loss_streak', 'stop_cooldown_s',
-                 'stop_trailing')
+   AND k.key NOT IN ('slippage_bps', 'fee_bps')
    AND CASE
          WHEN jsonb_typeof(o.old_value) IS DISTINCT FROM 'number' THEN false   -- no limit before
          WHEN jsonb_typeof(k.new_value) <> 'number' THEN k.key NOT IN ('stop_cooldown_s', 'stop_trailing')   -- removed
@@ -1221,11 +1206,8 @@ BEGIN
 		END IF;
 		RAISE EXCEPTION USING ERRCODE = 'SXDRY';
 	EXCEPTION WHEN SQLSTATE 'SXDRY' THEN
-		NULL;
+		NULL;			-- the change is undone; guard, a variable, keeps its value
 	END;
-	IF action = 'resume' THEN
-		guard := sigmax._resume_guard(account);
-	END IF;
 
 	SELECT * INTO me FROM sigmax._principal();
 	INSERT INTO sigmax.approval_requests (action, args, guard, requested_by, requested_key_id, requested_key_name, expires_at)
@@ -1409,6 +1391,8 @@ CREATE TABLE sigmax.account_activity (
 );
 
 SELECT pg_catalog.pg_extension_config_dump('sigmax.account_activity', '');
+
+CREATE INDEX account_activity_minute_idx ON sigmax.account_activity (minute);
 
 COMMENT ON TABLE sigmax.account_activity IS
 'Orders placed (whatever their verdict) and their notional, per account and minute, for the last 25 hours: the baseline of the unusual_trading alert.';
