@@ -20,6 +20,7 @@ OBJS = \
 	src/row_lookup.o \
 	src/orders.o \
 	src/fills.o \
+	src/prices.o \
 	src/exchanges.o \
 	src/http.o \
 	src/worker_status.o \

@@ -1607,5 +1607,160 @@ COMMENT ON FUNCTION sigmax.exchange_credentials() IS
 REVOKE ALL ON FUNCTION sigmax.secret_status(text), sigmax.exchange_credentials() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION sigmax.secret_status(text), sigmax.exchange_credentials() TO sigmax_admin;
 
+
+/*
+ * What a recorded price sets off, split out of sigmax.record_price when its
+ * checks and store moved to C (src/prices.c): the C code calls this only when
+ * an open position or a resting limit order is in the symbol or the venue is
+ * reducing, so a reference price that nothing holds costs no PL/pgSQL.
+ */
+CREATE FUNCTION sigmax._price_actions(exchange text, symbol text, bid numeric, ask numeric, last numeric,
+	at timestamptz)
+RETURNS integer
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	o record;
+	c record;
+	acct bigint;
+	is_paper boolean;
+	may_add boolean;
+	n integer := 0;
+BEGIN
+	-- The accounts this price must act on, found with one read-only query: those with
+	-- resting orders it crosses, with stops it hits or a trailing stop it moves, and those
+	-- whose equity at the new mark crosses the daily-loss or drawdown limit or whose trading
+	-- day rolls over need the full pass; those only reaching a new peak equity need that
+	-- written. Each is taken once, in ascending order (the order every path locks accounts
+	-- in), under the order path's locks (trading state, account row, then its orders and
+	-- positions). The others are only marked, at the end, in one statement. Record one
+	-- price per transaction: each locks its market_prices row until commit.
+	-- Nothing holds or rests on the symbol (a reference price): no fill, stop, mark or
+	-- protection can follow, so the planning of the candidate query is skipped.
+	IF EXISTS (SELECT 1 FROM sigmax.positions p WHERE p.symbol = _price_actions.symbol AND p.qty <> 0)
+	   OR EXISTS (SELECT 1 FROM sigmax.orders x WHERE x.symbol = _price_actions.symbol
+	               AND x.status = 'accepted' AND x.order_type = 'limit') THEN
+		FOR c IN
+			WITH holders AS (
+				SELECT p.account_id FROM sigmax.positions p JOIN sigmax.instruments i ON i.symbol = p.symbol
+				 WHERE p.symbol = _price_actions.symbol AND i.exchange = _price_actions.exchange AND p.qty <> 0),
+			equity AS (
+				SELECT a.account_id, a.state, a.sod_date, a.sod_equity, a.peak_equity, a.cash + v.value AS equity
+				  FROM (SELECT x.account_id,
+				               sum(x.qty * CASE WHEN x.symbol = _price_actions.symbol THEN _price_actions.last
+				                                ELSE coalesce(x.mark_price, x.avg_price) END) AS value
+				          FROM sigmax.positions x
+				         WHERE x.qty <> 0 AND x.account_id IN (SELECT h.account_id FROM holders h)
+				         GROUP BY x.account_id) v
+				  JOIN sigmax.accounts a ON a.account_id = v.account_id),
+			full_pass AS (
+				SELECT x.account_id FROM sigmax.orders x JOIN sigmax.instruments i ON i.symbol = x.symbol
+				 WHERE x.symbol = _price_actions.symbol AND i.exchange = _price_actions.exchange
+				   AND x.status = 'accepted' AND x.order_type = 'limit'
+				   AND ((x.side = 'buy' AND x.limit_price >= coalesce(_price_actions.ask, _price_actions.last))
+				     OR (x.side = 'sell' AND x.limit_price <= coalesce(_price_actions.bid, _price_actions.last)))
+				UNION
+				SELECT st.account_id FROM sigmax.stops st
+				 WHERE st.symbol = _price_actions.symbol AND st.status = 'active'
+				   AND st.account_id IN (SELECT h.account_id FROM holders h)
+				   AND ((st.direction = 'long' AND (coalesce(_price_actions.bid, _price_actions.last) <= st.stop_price
+				                                    OR (st.trail_pct IS NOT NULL AND _price_actions.last > st.best_price)))
+				     OR (st.direction = 'short' AND (coalesce(_price_actions.ask, _price_actions.last) >= st.stop_price
+				                                     OR (st.trail_pct IS NOT NULL AND _price_actions.last < st.best_price))))
+				UNION
+				SELECT e.account_id FROM equity e JOIN sigmax.limits l ON l.account_id = e.account_id
+				 WHERE (_price_actions.at AT TIME ZONE 'UTC')::date > e.sod_date
+				    OR (e.state NOT IN ('paused', 'halted')
+				        AND (e.equity - e.sod_equity <= -(l.max_daily_loss_pct * e.sod_equity)
+				             OR (e.peak_equity > 0 AND (e.peak_equity - e.equity) / e.peak_equity >= l.max_drawdown_pct))))
+			SELECT f.account_id, true AS full_pass, NULL::numeric AS equity FROM full_pass f
+			UNION ALL
+			SELECT e.account_id, false, e.equity FROM equity e
+			 WHERE e.equity > e.peak_equity AND e.account_id NOT IN (SELECT f.account_id FROM full_pass f)
+			ORDER BY 1
+		LOOP
+			PERFORM sigmax._order_path_lock();
+			IF NOT c.full_pass THEN
+				UPDATE sigmax.accounts a SET peak_equity = c.equity
+				 WHERE a.account_id = c.account_id AND a.peak_equity < c.equity;
+				CONTINUE;
+			END IF;
+			acct := c.account_id;
+			SELECT a.trading_mode = 'paper',
+			       a.state = 'active' AND sigmax._global_state() = 'active'
+			       AND NOT EXISTS (SELECT 1 FROM sigmax.venue_state v
+			                        WHERE v.exchange = _price_actions.exchange AND v.state = 'reducing')
+			  INTO is_paper, may_add
+			  FROM sigmax.accounts a WHERE a.account_id = acct FOR NO KEY UPDATE;
+			-- Resting orders fill at their limit or better; while the account, the market or the
+			-- venue is not active, only those placed to reduce a position do.
+			FOR o IN SELECT x.order_id, x.side, x.limit_price FROM sigmax.orders x
+			          WHERE x.account_id = acct AND x.symbol = _price_actions.symbol
+			            AND x.status = 'accepted' AND x.order_type = 'limit' AND (may_add OR x.reduce_only)
+			            AND ((x.side = 'buy' AND x.limit_price >= coalesce(_price_actions.ask, _price_actions.last))
+			              OR (x.side = 'sell' AND x.limit_price <= coalesce(_price_actions.bid, _price_actions.last)))
+			          ORDER BY x.order_id
+			LOOP
+				IF is_paper AND sigmax._fill_order(o.order_id,
+					CASE WHEN o.side = 'buy' THEN least(o.limit_price, coalesce(_price_actions.ask, _price_actions.last))
+					     ELSE greatest(o.limit_price, coalesce(_price_actions.bid, _price_actions.last)) END) THEN
+					n := n + 1;
+				END IF;
+			END LOOP;
+			UPDATE sigmax.positions p
+			   SET mark_price = _price_actions.last, unrealized_pnl = p.qty * (_price_actions.last - p.avg_price),
+			       marked_at = _price_actions.at
+			 WHERE p.account_id = acct AND p.symbol = _price_actions.symbol AND p.qty <> 0;
+			PERFORM sigmax._run_stops(acct, _price_actions.symbol, _price_actions.bid, _price_actions.ask,
+				_price_actions.last, _price_actions.at);
+			PERFORM sigmax._check_protections(acct, _price_actions.at);
+		END LOOP;
+
+		-- Every other position in the symbol is marked in one statement (position rows only:
+		-- no account lock is taken after them).
+		UPDATE sigmax.positions p
+		   SET mark_price = _price_actions.last, unrealized_pnl = p.qty * (_price_actions.last - p.avg_price),
+		       marked_at = _price_actions.at
+		  FROM sigmax.instruments i
+		 WHERE i.symbol = p.symbol AND p.symbol = _price_actions.symbol AND i.exchange = _price_actions.exchange
+		   AND p.qty <> 0 AND (p.marked_at IS NULL OR p.marked_at <= _price_actions.at);
+	END IF;
+
+	-- A venue that answers again, with at most 5 errors in the last minute, has recovered.
+	-- (Ledgered last: the system stream's lock comes after the trading-state lock.)
+	IF EXISTS (SELECT 1 FROM sigmax.venue_state v WHERE v.exchange = _price_actions.exchange AND v.state = 'reducing')
+	   AND (SELECT count(*) FROM sigmax.venue_errors e
+	         WHERE e.exchange = _price_actions.exchange AND e.at > now() - interval '1 minute') <= 5 THEN
+		PERFORM sigmax._order_path_lock();
+		UPDATE sigmax.venue_state v SET state = 'active', since = now()
+		 WHERE v.exchange = _price_actions.exchange AND v.state = 'reducing';
+		IF FOUND THEN
+			PERFORM sigmax._audit_write('system', 'venue.recovered', jsonb_build_object('exchange', exchange));
+		END IF;
+	END IF;
+	RETURN n;
+END
+$$;
+
+COMMENT ON FUNCTION sigmax._price_actions(text, text, numeric, numeric, numeric, timestamptz) IS
+'Internal: the fills, marks, stops, protections and venue recovery a price just stored by sigmax.record_price sets off.';
+
+REVOKE ALL ON FUNCTION sigmax._price_actions(text, text, numeric, numeric, numeric, timestamptz) FROM PUBLIC;
+
+-- The checks and the store in C; the same arguments, defaults, messages and SQLSTATEs.
+CREATE OR REPLACE FUNCTION sigmax.record_price(exchange text, symbol text, bid numeric, ask numeric, last numeric,
+	at timestamptz DEFAULT now(), exchange_time timestamptz DEFAULT NULL)
+RETURNS integer
+LANGUAGE C VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'sigmax_record_price_sql';
+
+-- A fill's trade P&L, losing streak and protective stop moved into the fill itself (C,
+-- src/fills.c): the position is written once per fill, and a stop the fill leaves as it
+-- was is neither written nor ledgered. Only sigmax's fill path inserts fills.
+DROP TRIGGER fills_maintain_stop ON sigmax.fills;
+DROP FUNCTION sigmax._maintain_stop();
+
 -- the worker reads its venues again at commit, and finds the objects at the library's version
 SELECT sigmax._poller_reload();

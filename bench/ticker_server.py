@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """sigmax bench/ticker_server.py: a loopback HTTP server answering Binance's 24h ticker
-(GET /api/v3/ticker/24hr?symbol=X) for any symbol, with prices on a random walk.
+for any symbol (GET /api/v3/ticker/24hr?symbol=X) or list of symbols (?symbols=["X","Y"],
+an array of the same objects), with prices on a random walk.
 
 For bench/worker.sh, which needs 50 symbols on each of 5 venues; the recorded fixtures
 (test/mock_exchange) hold one or two symbols a venue. Binds 127.0.0.1 only; writes its
@@ -31,21 +32,31 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def do_GET(self):
         url = urlsplit(self.path)
-        symbol = parse_qs(url.query).get("symbol", [""])[0]
-        if url.path != "/api/v3/ticker/24hr" or not symbol:
-            self.reply(404, {"code": -1121, "msg": "Invalid symbol."})
+        query = parse_qs(url.query)
+        symbol = query.get("symbol", [""])[0]
+        try:
+            symbols = json.loads(query.get("symbols", ["null"])[0])
+        except ValueError:
+            symbols = None
+        if url.path != "/api/v3/ticker/24hr" or not (symbol or (isinstance(symbols, list) and symbols)):
+            self.reply(400, {"code": -1121, "msg": "Invalid symbol."})
             return
+        if symbol:
+            self.reply(200, self.ticker(symbol))
+        else:
+            self.reply(200, [self.ticker(s) for s in symbols])
+
+    def ticker(self, symbol):
         with self.lock:
             last = self.prices.get(symbol, 100.0) * (1 + random.uniform(-0.001, 0.001))
             self.prices[symbol] = last
-        now_ms = int(time.time() * 1000)
-        self.reply(200, {
+        return {
             "symbol": symbol,
             "lastPrice": "%.2f" % last,
             "bidPrice": "%.2f" % (last - 0.01),
             "askPrice": "%.2f" % (last + 0.01),
-            "closeTime": now_ms,
-        })
+            "closeTime": int(time.time() * 1000),
+        }
 
     def reply(self, status, obj):
         body = json.dumps(obj).encode()

@@ -63,7 +63,20 @@ psql_q -d sigmax -c 'CREATE EXTENSION sigmax' -c "
 	SELECT sigmax.add_exchange('gemini', base_url => '$mock_url/gemini', poll_interval_ms => 100);
 	SELECT sigmax.add_price_feed('binance', 'BTC/USDT'), sigmax.add_price_feed('binance', 'BNB/BTC');
 	SELECT sigmax.add_price_feed('gemini', 'BTC/USDT'), sigmax.add_price_feed('gemini', 'USDC/USD');
-	SELECT sigmax.add_price_feed('gemini', 'BTC/GUSD', 'btcgusdperp');" >/dev/null
+	SELECT sigmax.add_price_feed('gemini', 'BTC/GUSD', 'btcgusdperp');
+	-- a list with a symbol the venue does not know: refused, then asked one by one
+	SELECT sigmax.add_exchange('binance_x', 'binance', base_url => '$mock_url/binance', poll_interval_ms => 1000);
+	SELECT sigmax.add_price_feed('binance_x', 'BTC/USDT'), sigmax.add_price_feed('binance_x', 'NOSUCH/USDT');" >/dev/null
+# Once the list was refused and the symbols asked one by one, the unknown symbol goes (a
+# reload, and lists again), before its errors put the venue in reducing state: the
+# baseline below is then taken in a steady state.
+for _ in $(seq 300); do
+	[ "$(psql_q -d sigmax -c "SELECT requests >= 3 FROM sigmax.worker_status() WHERE exchange = 'binance_x'")" = t ] && break
+	sleep 0.2
+done
+[ "$(psql_q -d sigmax -c "SELECT requests >= 3 AND state LIKE '% in 6 requests a cycle' FROM sigmax.worker_status(), sigmax.worker_state() WHERE exchange = 'binance_x'")" = t ] ||
+	die "the poller did not fall back to one request a symbol for binance_x"
+psql_q -d sigmax -c "SELECT sigmax.remove_price_feed('binance_x', 'NOSUCH/USDT')" >/dev/null
 
 # Wait for a cycle count; prints the poller's pid and the memory its contexts hold
 # between two passes of its loop (outside any transaction).

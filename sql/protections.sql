@@ -126,6 +126,23 @@ SELECT status FROM sigmax.submit_order(:trailer, 'BTC/USDT', 'buy', 0.01);
 SELECT stop_price FROM sigmax.stops WHERE account_id = :trailer AND status = 'active';
 SELECT kind, count(*) FROM sigmax.alerts WHERE kind = 'stop_loss' GROUP BY kind;
 
+-- adding at the same average entry leaves the stop as it was: neither written nor ledgered
+-- again; adding at another price moves it, ledgered
+SELECT sigmax.record_price('binance', 'BTC/USDT', 50000, 50000, 50000);
+SELECT sigmax.create_account('adder', 100000) AS adder \gset
+SELECT sigmax.set_limits(:adder, '{"stop_loss_pct": 0.015}');
+SELECT status FROM sigmax.submit_order(:adder, 'BTC/USDT', 'buy', 0.01);
+SELECT xmin AS stop_version FROM sigmax.stops WHERE account_id = :adder AND status = 'active' \gset
+SELECT status FROM sigmax.submit_order(:adder, 'BTC/USDT', 'buy', 0.01);
+SELECT entry_price, stop_price, xmin = :'stop_version' AS untouched FROM sigmax.stops WHERE account_id = :adder AND status = 'active';
+SELECT count(*) AS stop_set_entries FROM sigmax.audit_log WHERE stream = 'account:' || :adder AND action = 'stop.set';
+SELECT sigmax.record_price('binance', 'BTC/USDT', 50300, 50300, 50300);
+SELECT status FROM sigmax.submit_order(:adder, 'BTC/USDT', 'buy', 0.01);
+SELECT entry_price, stop_price FROM sigmax.stops WHERE account_id = :adder AND status = 'active';
+SELECT payload->>'entry_price' AS entry_price, payload->>'stop_price' AS stop_price
+  FROM sigmax.audit_log WHERE stream = 'account:' || :adder AND action = 'stop.set' ORDER BY seq;
+SELECT count(*) AS stops FROM sigmax.stops WHERE account_id = :adder;
+
 -- a streak of losing closed trades (3 by default, flat to flat, net of fees) pauses the account
 CREATE FUNCTION pg_temp.trade(acct bigint, entry numeric, exit numeric) RETURNS text LANGUAGE sql AS $$
 	SELECT sigmax.record_price('binance', 'BTC/USDT', entry, entry, entry);

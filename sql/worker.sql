@@ -41,6 +41,14 @@ SELECT fixture, t.status, t.last, t.bid, t.ask, t.exchange_time AT TIME ZONE 'UT
 	('kucoin BTC-USDT', 'kucoin', :'kucoin_btc', 'BTC-USDT')
   ) AS x(fixture, adapter, body, venue_symbol), LATERAL sigmax.parse_ticker(x.adapter, x.body, x.venue_symbol) t;
 
+-- Binance answers symbols=["A","B"] with an array of the same objects: each symbol is read
+-- from its own element, whatever the order; one the answer lacks is bad_ticker
+SELECT venue_symbol, t.status, t.detail, t.last, t.bid, t.ask
+  FROM unnest(ARRAY['BTCUSDT', 'BNBBTC', 'ETHUSDT']) venue_symbol,
+       LATERAL sigmax.parse_ticker('binance', '[' || :'binance_bnb' || ',' || :'binance_btc' || ']', venue_symbol) t;
+SELECT * FROM sigmax.parse_ticker('binance', '[{"symbol": "A", "lastPrice": "1"}, 7, {"symbol": "B", "lastPrice": "x"}]', 'B');
+SELECT * FROM sigmax.parse_ticker('binance', '[{"symbol": "A", "lastPrice": "1"}, 7, {"symbol": "B", "lastPrice": "x"}]', 'A');
+
 -- the errors venues return, several inside HTTP 200: an error envelope, never a price
 SELECT fixture, t.status, t.detail, t.last
   FROM (VALUES

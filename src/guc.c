@@ -32,6 +32,7 @@ char	   *sigmax_http_ca_file = NULL;
 int			sigmax_http_max_connections = 16;
 int			sigmax_http_max_host_connections = 2;
 int			sigmax_worker_max_backoff_ms = 30000;
+int			sigmax_worker_symbols_per_request = 20;
 int			sigmax_state_change_grace_ms = 2000;
 bool		sigmax_require_api_key = false;
 int			sigmax_auth_max_failures = 5;
@@ -239,6 +240,17 @@ sigmax_define_gucs(void)
 							3600000,
 							PGC_SIGHUP,
 							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("sigmax.worker_symbols_per_request",
+							"Most symbols the worker asks a venue for in one request, where its adapter can.",
+							"Binance answers up to 20 symbols for the weight of one; 1 asks for each symbol alone.",
+							&sigmax_worker_symbols_per_request,
+							20,
+							1,
+							100,
+							PGC_SIGHUP,
+							0,
 							NULL, NULL, NULL);
 
 	DefineCustomIntVariable("sigmax.state_change_grace",

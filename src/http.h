@@ -52,5 +52,6 @@ extern char *sigmax_http_ca_file;
 extern int	sigmax_http_max_connections;
 extern int	sigmax_http_max_host_connections;
 extern int	sigmax_worker_max_backoff_ms;
+extern int	sigmax_worker_symbols_per_request;
 
 #endif							/* SIGMAX_HTTP_H */

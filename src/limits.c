@@ -54,6 +54,15 @@ copy_numeric(HeapTuple tup, TupleDesc desc, int col)
 }
 
 static int32
+get_int_or(HeapTuple tup, TupleDesc desc, int col, int32 if_null)
+{
+	bool		isnull;
+	Datum		d = SPI_getbinval(tup, desc, col, &isnull);
+
+	return isnull ? if_null : DatumGetInt32(d);
+}
+
+static int32
 get_int(HeapTuple tup, TupleDesc desc, int col)
 {
 	bool		isnull;
@@ -85,6 +94,7 @@ copy_limits(const AccountLimits *src)
 	dst->slippage_bps = dup_numeric(src->slippage_bps);
 	dst->fee_bps = dup_numeric(src->fee_bps);
 	dst->max_drawdown_pct = dup_numeric(src->max_drawdown_pct);
+	dst->stop_loss_pct = dup_numeric(src->stop_loss_pct);
 	return dst;
 }
 
@@ -150,7 +160,8 @@ sigmax_account_limits(int64 account_id)
 		sigmax_keep_plan(&limits_plan, "SELECT max_order_qty, max_order_notional, max_position_pct, "
 						 "max_exposure_pct, max_open_orders, max_daily_loss_pct, "
 						 "price_collar_pct, stale_price_ms, orders_per_minute, "
-						 "approval_notional, slippage_bps, fee_bps, stop_cooldown_s, max_drawdown_pct "
+						 "approval_notional, slippage_bps, fee_bps, stop_cooldown_s, max_drawdown_pct, "
+						 "stop_loss_pct, stop_trailing, max_loss_streak "
 						 "FROM sigmax.limits WHERE account_id = $1", 1, argtypes);
 	}
 	if (SPI_execute_snapshot(limits_plan, &arg, NULL, GetLatestSnapshot(), InvalidSnapshot,
@@ -176,6 +187,9 @@ sigmax_account_limits(int64 account_id)
 	fresh.fee_bps = copy_numeric(tup, desc, 12);
 	fresh.stop_cooldown_s = get_int(tup, desc, 13);
 	fresh.max_drawdown_pct = copy_numeric(tup, desc, 14);
+	fresh.stop_loss_pct = copy_numeric(tup, desc, 15);
+	fresh.stop_trailing = get_int(tup, desc, 16);
+	fresh.max_loss_streak = get_int_or(tup, desc, 17, -1);
 	SPI_freetuptable(SPI_tuptable);
 	result = copy_limits(&fresh);
 

@@ -63,15 +63,26 @@ extern const char *sigmax_adapter_name(const SigmaxAdapter *adapter);
 extern char *sigmax_adapter_venue_symbol(const SigmaxAdapter *adapter, const char *symbol);
 extern char *sigmax_adapter_url(const SigmaxAdapter *adapter, const char *base_url,
 								const char *venue_symbol, const char *category);
+extern int	sigmax_adapter_batch_max(const SigmaxAdapter *adapter);
+extern char *sigmax_adapter_batch_url(const SigmaxAdapter *adapter, const char *base_url,
+									  const char *const *venue_symbols, int n);
+extern SigmaxPollStatus sigmax_adapter_parse_many(const SigmaxAdapter *adapter, const char *body, size_t len,
+												  int n, const char *const *venue_symbols, SigmaxTicker *tickers,
+												  SigmaxPollStatus *statuses, char **details, char **detail);
 extern SigmaxPollStatus sigmax_adapter_parse(const SigmaxAdapter *adapter, const char *body, size_t len,
 											 const char *venue_symbol, SigmaxTicker *ticker, char **detail);
 extern bool sigmax_poll_url_allowed(const char *url, bool base_only, char **why);
 
+/* prices.c */
+extern int	sigmax_record_price(const char *exchange, const char *symbol, const SigmaxTicker *ticker,
+								TimestampTz at, bool may_act);
+
 /* worker_status.c */
 typedef struct SigmaxVenueOutcome
 {
-	SigmaxPollStatus status;
-	int64		latency_us;		/* request sent to response complete */
+	SigmaxPollStatus status;		/* of one symbol */
+	bool		counts_request; /* the first symbol of a request: count the request */
+	int64		latency_us;		/* request sent to response complete; -1 if none */
 	int64		commit_us;		/* response complete to price committed; -1 if none */
 	const char *detail;
 } SigmaxVenueOutcome;

@@ -63,6 +63,9 @@ typedef struct AccountLimits
 	Numeric		fee_bps;
 	int32		stop_cooldown_s;
 	Numeric		max_drawdown_pct;
+	Numeric		stop_loss_pct;
+	int32		stop_trailing;	/* 1: stops trail the best price */
+	int32		max_loss_streak;	/* -1: no limit */
 } AccountLimits;
 
 /* Buckets of the check-latency histogram (shmem.c). */

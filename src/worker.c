@@ -1,7 +1,7 @@
 /*
  * worker.c
  *	  The exchange poller: a background worker that fetches each venue's
- *	  tickers with libcurl and records every price in a transaction of its own.
+ *	  tickers with libcurl and records the prices of each answer in a transaction.
  */
 #include "postgres.h"
 
@@ -48,15 +48,29 @@ PGDLLEXPORT void sigmax_worker_main(Datum main_arg);
 /* The longest Retry-After honoured, in seconds. */
 #define MAX_RETRY_AFTER_S 3600
 
+/* A symbol polled on a venue. */
 typedef struct PollTarget
 {
-	int			venue;			/* index in venues[] */
 	char	   *symbol;			/* BASE/QUOTE */
 	char	   *venue_symbol;
+	char	   *url;			/* its own ticker URL */
+} PollTarget;
+
+/*
+ * One request of a venue's cycle: a run of the venue's targets, one symbol
+ * each unless the adapter answers several symbols at once. requests[] is
+ * indexed like targets[]: a venue's requests start at its first target, and
+ * it has at most as many requests as targets.
+ */
+typedef struct PollRequest
+{
+	int			venue;			/* index in venues[] */
+	int			first_target;
+	int			ntargets;
 	char	   *url;
 	bool		in_flight;
 	SigmaxHttpRequest req;
-} PollTarget;
+} PollRequest;
 
 typedef struct Venue
 {
@@ -64,8 +78,11 @@ typedef struct Venue
 	const SigmaxAdapter *adapter;
 	int			interval_ms;
 	int			slot;			/* in shared memory; -1 if none was free */
+	char	   *base_url;		/* for the URLs of several symbols */
 	int			first_target;
 	int			ntargets;
+	int			nrequests;		/* from requests[first_target] */
+	bool		one_by_one;		/* a request for several symbols was refused: one a symbol */
 	TimestampTz next_due;
 	TimestampTz backoff_until;
 	int			failed_cycles;
@@ -84,6 +101,7 @@ static TimestampTz memory_measured_at = 0;
 static Venue *venues = NULL;
 static int	nvenues = 0;
 static PollTarget *targets = NULL;
+static PollRequest *requests = NULL;
 static int	ntargets = 0;
 static bool ready = false;
 static bool reload_requested = true;
@@ -94,7 +112,6 @@ static TimestampTz next_approval_sweep = 0;
 static TimestampTz next_baseline_check = 0;
 static char *connected_database = NULL;
 static char last_logged[256] = "";
-static SPIPlanPtr record_plan = NULL;
 static SPIPlanPtr venue_error_plan = NULL;
 
 static void log_once(const char *message);
@@ -287,10 +304,10 @@ cancel_all(void)
 
 	for (i = 0; i < ntargets; i++)
 	{
-		if (targets[i].in_flight)
+		if (requests[i].in_flight)
 		{
-			sigmax_http_release(&targets[i].req);
-			targets[i].in_flight = false;
+			sigmax_http_release(&requests[i].req);
+			requests[i].in_flight = false;
 		}
 	}
 	for (i = 0; i < nvenues; i++)
@@ -404,6 +421,64 @@ typedef struct LoadState
 	int			nprevious;
 } LoadState;
 
+/*
+ * Split a venue's targets into its requests: runs of up to
+ * sigmax.worker_symbols_per_request symbols where the adapter asks for
+ * several at once (and no such request was refused since the venues were
+ * read), one request a symbol otherwise. In config_context.
+ */
+static void
+plan_requests(Venue *v)
+{
+	int			per_request = 1;
+	int			first;
+
+	if (!v->one_by_one && v->base_url != NULL && v->adapter != NULL)
+		per_request = Min(sigmax_adapter_batch_max(v->adapter), sigmax_worker_symbols_per_request);
+	v->nrequests = 0;
+	for (first = v->first_target; first < v->first_target + v->ntargets; first += per_request)
+	{
+		PollRequest *r = &requests[v->first_target + v->nrequests++];
+		int			n = Min(per_request, v->first_target + v->ntargets - first);
+
+		r->venue = v - venues;
+		r->first_target = first;
+		r->ntargets = n;
+		if (n == 1)
+			r->url = targets[first].url;
+		else
+		{
+			const char **symbols = palloc(sizeof(char *) * n);
+
+			for (int k = 0; k < n; k++)
+				symbols[k] = targets[first + k].venue_symbol;
+			r->url = sigmax_adapter_batch_url(v->adapter, v->base_url, symbols, n);
+		}
+	}
+}
+
+/* Requests in a cycle of every venue. */
+static int
+count_requests(void)
+{
+	int			n = 0;
+
+	for (int i = 0; i < nvenues; i++)
+		n += venues[i].nrequests;
+	return n;
+}
+
+/* What worker_state says while polling: symbols, venues and requests a cycle. */
+static void
+polling_state(char *buf, size_t len)
+{
+	int			nrequests = count_requests();
+
+	snprintf(buf, len, "polling %d symbol%s on %d venue%s in %d request%s a cycle",
+			 ntargets, ntargets == 1 ? "" : "s", nvenues, nvenues == 1 ? "" : "s",
+			 nrequests, nrequests == 1 ? "" : "s");
+}
+
 /* Read the venues and symbols to poll into config_context (load_config's transaction). */
 static void
 load_config_body(void *arg)
@@ -428,14 +503,18 @@ load_config_body(void *arg)
 				 SIGMAX_VERSION, connected_database, version);
 		return;
 	}
-	ret = SPI_execute("SELECT exchange, adapter, url, poll_interval_ms, symbol, venue_symbol "
-					  "FROM sigmax.poll_targets WHERE enabled ORDER BY exchange, symbol",
+	ret = SPI_execute("SELECT t.exchange, t.adapter, t.url, t.poll_interval_ms, t.symbol, t.venue_symbol, "
+					  "CASE WHEN pg_catalog.current_setting('sigmax.trading_mode') = 'testnet' "
+					  "THEN e.testnet_url ELSE e.base_url END "
+					  "FROM sigmax.poll_targets t JOIN sigmax.exchanges e ON e.name = t.exchange "
+					  "WHERE t.enabled ORDER BY t.exchange, t.symbol",
 					  true, 0);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "sigmax worker: reading sigmax.poll_targets failed");
 	old = MemoryContextSwitchTo(config_context);
 	venues = palloc0(sizeof(Venue) * Max(SPI_processed, 1));
 	targets = palloc0(sizeof(PollTarget) * Max(SPI_processed, 1));
+	requests = palloc0(sizeof(PollRequest) * Max(SPI_processed, 1));
 	for (i = 0; i < SPI_processed; i++)
 	{
 		HeapTuple	tup = SPI_tuptable->vals[i];
@@ -452,6 +531,7 @@ load_config_body(void *arg)
 			v->name = exchange;
 			v->adapter = sigmax_adapter_find(adapter);
 			v->interval_ms = atoi(SPI_getvalue(tup, desc, 4));
+			v->base_url = SPI_getvalue(tup, desc, 7);
 			v->first_target = ntargets;
 			v->slot = sigmax_worker_status_venue_slot(exchange);
 			if (v->slot < 0)
@@ -469,12 +549,13 @@ load_config_body(void *arg)
 			continue;
 		}
 		t = &targets[ntargets++];
-		t->venue = nvenues - 1;
 		t->symbol = SPI_getvalue(tup, desc, 5);
 		t->venue_symbol = SPI_getvalue(tup, desc, 6);
 		t->url = url;
 		venues[nvenues - 1].ntargets++;
 	}
+	for (i = 0; i < (uint64) nvenues; i++)
+		plan_requests(&venues[i]);
 	MemoryContextSwitchTo(old);
 	for (i = 0; i < (uint64) nvenues; i++)
 	{
@@ -489,8 +570,7 @@ load_config_body(void *arg)
 				break;
 			}
 	}
-	snprintf(st->message, sizeof(st->message), "polling %d symbol%s on %d venue%s",
-			 ntargets, ntargets == 1 ? "" : "s", nvenues, nvenues == 1 ? "" : "s");
+	polling_state(st->message, sizeof(st->message));
 	st->loaded = true;
 }
 
@@ -568,23 +648,26 @@ start_due_requests(TimestampTz now)
 			v->next_due = now + v->interval_ms * INT64CONST(1000);
 		else
 			v->next_due += v->interval_ms * INT64CONST(1000);
-		for (j = v->first_target; j < v->first_target + v->ntargets; j++)
+		for (j = v->first_target; j < v->first_target + v->nrequests; j++)
 		{
-			PollTarget *t = &targets[j];
+			PollRequest *r = &requests[j];
 
-			if (sigmax_http_start(&t->req, t->url))
+			if (sigmax_http_start(&r->req, r->url))
 			{
-				t->in_flight = true;
+				r->in_flight = true;
 				v->in_flight++;
 			}
 			else
 			{
-				SigmaxVenueOutcome out = {t->req.status, -1, -1, t->req.detail};
+				for (int k = 0; k < r->ntargets; k++)
+				{
+					SigmaxVenueOutcome out = {r->req.status, k == 0, -1, -1, r->req.detail};
 
-				sigmax_worker_status_record(v->slot, &out);
-				v->cycle_failed++;
-				v->cycle_status = t->req.status;
-				strlcpy(v->cycle_detail, t->req.detail, sizeof(v->cycle_detail));
+					sigmax_worker_status_record(v->slot, &out);
+				}
+				v->cycle_failed += r->ntargets;
+				v->cycle_status = r->req.status;
+				strlcpy(v->cycle_detail, r->req.detail, sizeof(v->cycle_detail));
 			}
 		}
 		if (v->in_flight == 0)
@@ -598,100 +681,165 @@ start_due_requests(TimestampTz now)
 	}
 }
 
-typedef struct RecordState
+/* The symbols of one answer, parsed, and what became of each. */
+typedef struct AnswerState
 {
 	Venue	   *venue;
-	PollTarget *target;
-	SigmaxPollStatus status;
-	bool		recording;		/* parsed: sigmax.record_price was called */
-	char	   *detail;
+	PollRequest *request;
+	bool		parsed;			/* the body was JSON: statuses[] say the rest */
+	char	   *detail;			/* why the body is not, or why recording failed */
 	size_t		detail_len;
-} RecordState;
+	SigmaxTicker *tickers;
+	SigmaxPollStatus *statuses;
+	char	  **details;
+	bool	   *recorded;		/* stored, or found older than the stored price */
+	int			only;			/* record_one_body: this symbol */
+} AnswerState;
 
-/* Parse an answer and record its price (record_answer's transaction). */
+/* Without ledger entries, commit without waiting for the WAL flush (see record_answer). */
 static void
-record_answer_body(void *arg)
+commit_lazily_unless_ledgered(void)
 {
-	RecordState *st = (RecordState *) arg;
-	Venue	   *v = st->venue;
-	PollTarget *t = st->target;
-	SigmaxTicker ticker;
-	char	   *parse_detail;
-	Oid			types[7] = {TEXTOID, TEXTOID, NUMERICOID, NUMERICOID, NUMERICOID,
-	TIMESTAMPTZOID, TIMESTAMPTZOID};
-	Datum		args[7];
-	char		nulls[8] = "       ";
-
-	st->status = sigmax_adapter_parse(v->adapter, t->req.body, t->req.len, t->venue_symbol, &ticker,
-									  &parse_detail);
-	if (st->status != POLL_OK)
-	{
-		copy_clipped(st->detail, parse_detail ? parse_detail : "", st->detail_len);
-		return;
-	}
-
-	/*
-	 * The extension's version was checked when the venues were read; ALTER
-	 * EXTENSION UPDATE makes the worker read them again, and a failed record
-	 * looks again.
-	 */
-	st->recording = true;
-	sigmax_keep_plan(&record_plan, "SELECT sigmax.record_price($1, $2, $3, $4, $5, $6, $7)", 7, types);
-	args[0] = CStringGetTextDatum(v->name);
-	args[1] = CStringGetTextDatum(t->symbol);
-	args[2] = ticker.bid ? NumericGetDatum(ticker.bid) : (Datum) 0;
-	nulls[2] = ticker.bid ? ' ' : 'n';
-	args[3] = ticker.ask ? NumericGetDatum(ticker.ask) : (Datum) 0;
-	nulls[3] = ticker.ask ? ' ' : 'n';
-	args[4] = NumericGetDatum(ticker.last);
-	args[5] = TimestampTzGetDatum(t->req.finished);
-	args[6] = TimestampTzGetDatum(ticker.exchange_time);
-	nulls[6] = ticker.has_exchange_time ? ' ' : 'n';
-	if (SPI_execute_plan(record_plan, args, nulls, false, 1) != SPI_OK_SELECT)
-		elog(ERROR, "sigmax worker: sigmax.record_price failed");
-
-	/*
-	 * A price that set nothing off (no fill, stop, pause: each would have
-	 * written the ledger) commits without waiting for the WAL flush: a crash
-	 * can lose only the latest observations, which the next poll brings
-	 * again. Anything ledgered commits durably.
-	 */
 	if (sigmax_audit_entries_in_xact() == 0)
 		(void) set_config_option("synchronous_commit", "off", PGC_USERSET, PGC_S_SESSION,
 								 GUC_ACTION_LOCAL, true, 0, false);
 }
 
 /*
- * Parse an answer and record its price, in one transaction: an error in
- * either (malformed JSON, a price record_price refuses) aborts only this one.
+ * Parse an answer and record every price in it that sets nothing off
+ * (record_answer's first transaction). The parse goes to response_context, so
+ * that the prices outlive an abort of this transaction.
  */
-static SigmaxPollStatus
-record_answer(Venue *v, PollTarget *t, char *detail, size_t detail_len, int64 *commit_us)
+static void
+record_answer_body(void *arg)
 {
-	RecordState st;
-	MemoryContext old = MemoryContextSwitchTo(response_context);
+	AnswerState *st = (AnswerState *) arg;
+	Venue	   *v = st->venue;
+	PollRequest *r = st->request;
+	const char **symbols = palloc(sizeof(char *) * r->ntargets);
+	MemoryContext old;
+	SigmaxPollStatus status;
+	char	   *detail;
+
+	for (int k = 0; k < r->ntargets; k++)
+		symbols[k] = targets[r->first_target + k].venue_symbol;
+	old = MemoryContextSwitchTo(response_context);
+	status = sigmax_adapter_parse_many(v->adapter, r->req.body, r->req.len, r->ntargets, symbols, st->tickers,
+									   st->statuses, st->details, &detail);
+	MemoryContextSwitchTo(old);
+	if (status != POLL_OK)
+	{
+		copy_clipped(st->detail, detail ? detail : "", st->detail_len);
+		for (int k = 0; k < r->ntargets; k++)
+			st->statuses[k] = status;
+		st->parsed = true;
+		return;
+	}
+	st->parsed = true;
+
+	/*
+	 * The extension's version was checked when the venues were read; ALTER
+	 * EXTENSION UPDATE makes the worker read them again, and a failed record
+	 * looks again. A price that would fill, mark or stop anything is left to
+	 * a transaction of its own (record_one_body), so that no transaction
+	 * holds the locks of more than one price's accounts.
+	 */
+	for (int k = 0; k < r->ntargets; k++)
+		if (st->statuses[k] == POLL_OK)
+			st->recorded[k] = sigmax_record_price(v->name, targets[r->first_target + k].symbol, &st->tickers[k],
+												  r->req.finished, r->ntargets == 1) >= 0;
+	commit_lazily_unless_ledgered();
+}
+
+/* Record one price of an answer and run what it sets off (record_answer's later transactions). */
+static void
+record_one_body(void *arg)
+{
+	AnswerState *st = (AnswerState *) arg;
+	PollRequest *r = st->request;
+
+	(void) sigmax_record_price(st->venue->name, targets[r->first_target + st->only].symbol,
+							   &st->tickers[st->only], r->req.finished, true);
+	commit_lazily_unless_ledgered();
+}
+
+/*
+ * Record the prices of an answer, in as few transactions as it is safe to:
+ * one for every price that sets nothing off, then one for each that does.
+ * An error aborts only its own transaction: a malformed body is bad_json for
+ * every symbol of the answer; when recording fails the prices are tried again
+ * one a transaction, and each that fails again is record_failed.
+ *
+ * A price that set nothing off (no fill, stop, pause: each would have written
+ * the ledger) commits without waiting for the WAL flush: a crash can lose
+ * only the latest observations, which the next poll brings again. Anything
+ * ledgered commits durably.
+ */
+static void
+record_answer(Venue *v, PollRequest *r, SigmaxVenueOutcome *outcomes, char (*details)[256])
+{
+	AnswerState st;
+	int			n = r->ntargets;
+	char		error[256];
+	bool		batch_ok;
+	TimestampTz committed;
 
 	memset(&st, 0, sizeof(st));
 	st.venue = v;
-	st.target = t;
-	st.status = POLL_OK;
-	st.detail = detail;
-	st.detail_len = detail_len;
-	*commit_us = -1;
-	if (in_transaction("sigmax worker: recording a price", record_answer_body, &st, detail, detail_len))
+	st.request = r;
+	st.detail = error;
+	st.detail_len = sizeof(error);
+	st.tickers = MemoryContextAllocZero(response_context, sizeof(SigmaxTicker) * n);
+	st.statuses = MemoryContextAllocZero(response_context, sizeof(SigmaxPollStatus) * n);
+	st.details = MemoryContextAllocZero(response_context, sizeof(char *) * n);
+	st.recorded = MemoryContextAllocZero(response_context, sizeof(bool) * n);
+	error[0] = '\0';
+
+	batch_ok = in_transaction("sigmax worker: recording prices", record_answer_body, &st, error, sizeof(error));
+	committed = GetCurrentTimestamp();
+	if (!batch_ok && !st.parsed)
 	{
-		if (st.status == POLL_OK)
-			*commit_us = GetCurrentTimestamp() - t->req.finished;
+		/* jsonb_in refused the body */
+		for (int k = 0; k < n; k++)
+			st.statuses[k] = POLL_BAD_JSON;
 	}
-	else
+	else if (!batch_ok)
 	{
-		st.status = st.recording ? POLL_RECORD_FAILED : POLL_BAD_JSON;
 		/* the extension may have gone or changed under us: look at it again */
-		if (st.recording)
-			check_extension = true;
+		check_extension = true;
+		memset(st.recorded, 0, sizeof(bool) * n);
 	}
-	MemoryContextSwitchTo(old);
-	return st.status;
+	for (int k = 0; k < n; k++)
+	{
+		outcomes[k].status = st.statuses[k];
+		outcomes[k].commit_us = -1;
+		if (st.statuses[k] == POLL_OK && st.recorded[k])
+			outcomes[k].commit_us = committed - r->req.finished;
+		else if (st.statuses[k] == POLL_OK)
+		{
+			char		one_error[256];
+
+			st.only = k;
+			if (in_transaction("sigmax worker: recording a price", record_one_body, &st, one_error,
+							   sizeof(one_error)))
+				outcomes[k].commit_us = GetCurrentTimestamp() - r->req.finished;
+			else
+			{
+				outcomes[k].status = POLL_RECORD_FAILED;
+				copy_clipped(details[k], one_error, sizeof(details[k]));
+				check_extension = true;
+				continue;
+			}
+		}
+		if (outcomes[k].status == POLL_OK)
+			details[k][0] = '\0';
+		else if (!batch_ok && !st.parsed)
+			copy_clipped(details[k], error, sizeof(details[k]));
+		else if (st.statuses[k] == POLL_OK || st.details[k] == NULL)
+			copy_clipped(details[k], error, sizeof(details[k]));
+		else
+			copy_clipped(details[k], st.details[k], sizeof(details[k]));
+	}
 }
 
 /* Printable ASCII of a body's start, for the detail of an HTTP error. */
@@ -759,6 +907,17 @@ finish_cycle(Venue *v)
 {
 	TimestampTz now = GetCurrentTimestamp();
 
+	if (v->one_by_one && v->nrequests < v->ntargets)
+	{
+		MemoryContext old = MemoryContextSwitchTo(config_context);
+		char		state[256];
+
+		plan_requests(v);
+		MemoryContextSwitchTo(old);
+		polling_state(state, sizeof(state));
+		sigmax_worker_status_set_state(state);
+	}
+
 	if (v->cycle_failed > 0)
 	{
 		int64		delay_ms = v->interval_ms;
@@ -791,7 +950,11 @@ finish_cycle(Venue *v)
 							 v->cycle_failed > 0 ? sigmax_poll_status_names[v->cycle_status] : "")));
 }
 
-/* Record every finished request, then close the cycles that have nothing left in flight. */
+/*
+ * Record every finished request, then close the cycles that have nothing
+ * left in flight. Each symbol of a request has its own outcome; the request
+ * itself (and its latency) counts once.
+ */
 static void
 collect_done(void)
 {
@@ -799,31 +962,54 @@ collect_done(void)
 
 	while ((req = sigmax_http_next_done()) != NULL)
 	{
-		PollTarget *t = (PollTarget *) ((char *) req - offsetof(PollTarget, req));
-		Venue	   *v = &venues[t->venue];
-		char		detail[256];
-		SigmaxVenueOutcome out;
+		PollRequest *r = (PollRequest *) ((char *) req - offsetof(PollRequest, req));
+		Venue	   *v = &venues[r->venue];
+		SigmaxVenueOutcome *outcomes = MemoryContextAllocZero(response_context,
+															  sizeof(SigmaxVenueOutcome) * r->ntargets);
+		char		(*details)[256] = MemoryContextAllocZero(response_context, 256 * r->ntargets);
 
-		strlcpy(detail, req->detail, sizeof(detail));
-		out.status = req->status;
-		out.latency_us = req->latency_us;
-		out.commit_us = -1;
 		if (req->status == POLL_OK)
-			out.status = record_answer(v, t, detail, sizeof(detail), &out.commit_us);
-		else if (req->status != POLL_TOO_LARGE)
-			append_body_excerpt(detail, sizeof(detail), req->body, req->len);
-		out.detail = detail;
-		sigmax_worker_status_record(v->slot, &out);
-		if (out.status != POLL_OK)
+			record_answer(v, r, outcomes, details);
+		else
 		{
-			v->cycle_failed++;
-			v->cycle_status = out.status;
-			copy_clipped(v->cycle_detail, detail, sizeof(v->cycle_detail));
-			if (out.status == POLL_RATE_LIMITED || out.status == POLL_BANNED)
-				v->cycle_retry_after_s = Max(v->cycle_retry_after_s, req->retry_after_s);
+			strlcpy(details[0], req->detail, sizeof(details[0]));
+			if (req->status != POLL_TOO_LARGE)
+				append_body_excerpt(details[0], sizeof(details[0]), req->body, req->len);
+			for (int k = 0; k < r->ntargets; k++)
+			{
+				outcomes[k].status = req->status;
+				outcomes[k].commit_us = -1;
+				if (k > 0)
+					memcpy(details[k], details[0], sizeof(details[0]));
+			}
+			/* Binance refuses a whole list for one symbol it does not know: ask one by one */
+			if (r->ntargets > 1 && req->status == POLL_HTTP_4XX && !v->one_by_one)
+			{
+				v->one_by_one = true;
+				ereport(LOG,
+						(errmsg("sigmax worker: venue \"%s\" refused a request for %d symbols; polling its symbols one by one",
+								v->name, r->ntargets),
+						 errdetail("%s", details[0]),
+						 errhint("A symbol the venue does not list fails alone then; the venue is asked for several symbols at once again when the venues are reloaded.")));
+			}
+		}
+		for (int k = 0; k < r->ntargets; k++)
+		{
+			outcomes[k].counts_request = k == 0;
+			outcomes[k].latency_us = k == 0 ? req->latency_us : -1;
+			outcomes[k].detail = details[k];
+			sigmax_worker_status_record(v->slot, &outcomes[k]);
+			if (outcomes[k].status != POLL_OK)
+			{
+				v->cycle_failed++;
+				v->cycle_status = outcomes[k].status;
+				copy_clipped(v->cycle_detail, details[k], sizeof(v->cycle_detail));
+				if (outcomes[k].status == POLL_RATE_LIMITED || outcomes[k].status == POLL_BANNED)
+					v->cycle_retry_after_s = Max(v->cycle_retry_after_s, req->retry_after_s);
+			}
 		}
 		sigmax_http_release(req);
-		t->in_flight = false;
+		r->in_flight = false;
 		v->in_flight--;
 		if (v->in_flight == 0)
 			finish_cycle(v);

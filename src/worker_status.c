@@ -160,7 +160,8 @@ sigmax_worker_status_record(int slot, const SigmaxVenueOutcome *outcome)
 	/* clipped before taking the lock, whole characters only */
 	detail_len = pg_mbcliplen(detail, strlen(detail), sizeof(v->last_error) - 1);
 	LWLockAcquire(worker_shared->lock, LW_EXCLUSIVE);
-	v->requests++;
+	if (outcome->counts_request)
+		v->requests++;
 	v->last_status = outcome->status;
 	if (outcome->latency_us >= 0)
 	{

@@ -153,6 +153,57 @@ class Route:
         return all(got[k] == v for k, v in self.query.items() if k not in self.any_value)
 
 
+class ListRoute:
+    """A ticker_list entry: a venue's answer for several symbols at once (Binance's
+    symbols=["A","B"]), built from the recorded single-symbol bodies: a JSON array of them,
+    in the order asked, each element byte for byte as recorded. A symbol without a
+    recorded ticker fails the whole request with the venue's unknown-symbol answer, as
+    Binance does."""
+
+    def __init__(self, entry, index):
+        where = "routes.json entry %d" % index
+        try:
+            self.venue = entry["venue"]
+            self.method = entry.get("method", "GET").upper()
+            self.path = entry["path"]
+            self.list_key = entry["list_key"]
+            self.item_key = entry["item_key"]
+        except (KeyError, TypeError) as exc:
+            raise StartupError("%s: missing or bad field (%s)" % (where, exc)) from None
+        self.kind = "ticker_list"
+        self.entry = entry
+
+    def answer(self, table, method, path, pairs, allowed):
+        """A _ListAnswer for this request, or None when the route does not apply."""
+        if self.method != method or self.path != path or not allowed(self):
+            return None
+        if len(pairs) != 1 or pairs[0][0] != self.list_key:
+            return None
+        try:
+            names = json.loads(pairs[0][1])
+        except ValueError:
+            names = None
+        unknown = table.error_envelope(self.venue)
+        if not (isinstance(names, list) and names and all(isinstance(n, str) for n in names)):
+            return unknown
+        bodies = []
+        for name in names:
+            hit = [r for r in table.tickers if r.venue == self.venue and r.method == method
+                   and path in (r.path, r.also_path) and r.query_pairs == [(self.item_key, name)]]
+            if not hit:
+                return unknown
+            bodies.append(hit[0].body.strip())
+        return _ListAnswer(self.venue, b"[" + b",".join(bodies) + b"]")
+
+
+class _ListAnswer:
+    """What a ListRoute serves: quacks like a Route for the request handler."""
+
+    def __init__(self, venue, body):
+        self.venue, self.body, self.status, self.kind = venue, body, 200, "ticker_list"
+        self.fixture = "(list of recorded tickers)"
+
+
 class RouteTable:
     """All routes of routes.json, and the lookups the request handler needs."""
 
@@ -169,7 +220,10 @@ class RouteTable:
         entries = doc.get("routes") if isinstance(doc, dict) else None
         if not isinstance(entries, list) or not entries:
             raise StartupError("routes file %s has no 'routes' list" % routes_file)
-        self.routes = [Route(e, fixtures_dir, i) for i, e in enumerate(entries)]
+        self.lists = [ListRoute(e, i) for i, e in enumerate(entries)
+                      if isinstance(e, dict) and e.get("kind") == "ticker_list"]
+        self.routes = [Route(e, fixtures_dir, i) for i, e in enumerate(entries)
+                       if not (isinstance(e, dict) and e.get("kind") == "ticker_list")]
         self.venues = sorted({r.venue for r in self.routes})
         self.tickers = [r for r in self.routes if r.kind == "ticker"]
         self.unknown_symbol = [r for r in self.routes if r.kind == "unknown_symbol"]
@@ -192,6 +246,10 @@ class RouteTable:
         for r in self.tickers:
             if allowed(r) and r.matches_exactly(method, path, pairs):
                 return r
+        for r in self.lists:
+            answer = r.answer(self, method, path, pairs, allowed)
+            if answer is not None:
+                return answer
         for r in self.unknown_symbol:
             if allowed(r) and r.matches_unknown_symbol(method, path, pairs):
                 return r
@@ -518,10 +576,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 "status": "ok", "pid": os.getpid(),
                 "host": self.server.server_address[0], "port": self.server.server_address[1],
                 "tls": self.server.ssl_context is not None,
-                "venues": table.venues, "routes": len(table.routes),
+                "venues": table.venues, "routes": len(table.routes) + len(table.lists),
                 "uptime_s": round(time.monotonic() - self.server.started, 3)})
         if name == "/routes" and method == "GET":
-            return reply(200, {"routes": [r.entry for r in table.routes]})
+            return reply(200, {"routes": [r.entry for r in table.routes + table.lists]})
         if name == "/requests" and method == "GET":
             entries = state.snapshot_requests()
             return reply(200, {"count": len(entries), "requests": entries})

@@ -97,10 +97,6 @@ SELECT function_privs_are('sigmax', '_lock_pending_request', ARRAY['bigint']::na
 SELECT function_privs_are('sigmax', '_lock_pending_request', ARRAY['bigint']::name[], 'sigmax_trader', ARRAY[]::name[], 'sigmax_trader: _lock_pending_request(bigint) nothing');
 SELECT function_privs_are('sigmax', '_lock_pending_request', ARRAY['bigint']::name[], 'sigmax_auditor', ARRAY[]::name[], 'sigmax_auditor: _lock_pending_request(bigint) nothing');
 SELECT function_privs_are('sigmax', '_lock_pending_request', ARRAY['bigint']::name[], 'public', ARRAY[]::name[], 'public: _lock_pending_request(bigint) nothing');
-SELECT function_privs_are('sigmax', '_maintain_stop', ARRAY[]::name[], 'sigmax_admin', ARRAY[]::name[], 'sigmax_admin: _maintain_stop() nothing');
-SELECT function_privs_are('sigmax', '_maintain_stop', ARRAY[]::name[], 'sigmax_trader', ARRAY[]::name[], 'sigmax_trader: _maintain_stop() nothing');
-SELECT function_privs_are('sigmax', '_maintain_stop', ARRAY[]::name[], 'sigmax_auditor', ARRAY[]::name[], 'sigmax_auditor: _maintain_stop() nothing');
-SELECT function_privs_are('sigmax', '_maintain_stop', ARRAY[]::name[], 'public', ARRAY[]::name[], 'public: _maintain_stop() nothing');
 SELECT function_privs_are('sigmax', '_new_api_token', ARRAY[]::name[], 'sigmax_admin', ARRAY[]::name[], 'sigmax_admin: _new_api_token() nothing');
 SELECT function_privs_are('sigmax', '_new_api_token', ARRAY[]::name[], 'sigmax_trader', ARRAY[]::name[], 'sigmax_trader: _new_api_token() nothing');
 SELECT function_privs_are('sigmax', '_new_api_token', ARRAY[]::name[], 'sigmax_auditor', ARRAY[]::name[], 'sigmax_auditor: _new_api_token() nothing');
@@ -121,6 +117,10 @@ SELECT function_privs_are('sigmax', '_poller_reload', ARRAY[]::name[], 'sigmax_a
 SELECT function_privs_are('sigmax', '_poller_reload', ARRAY[]::name[], 'sigmax_trader', ARRAY[]::name[], 'sigmax_trader: _poller_reload() nothing');
 SELECT function_privs_are('sigmax', '_poller_reload', ARRAY[]::name[], 'sigmax_auditor', ARRAY[]::name[], 'sigmax_auditor: _poller_reload() nothing');
 SELECT function_privs_are('sigmax', '_poller_reload', ARRAY[]::name[], 'public', ARRAY[]::name[], 'public: _poller_reload() nothing');
+SELECT function_privs_are('sigmax', '_price_actions', ARRAY['text', 'text', 'numeric', 'numeric', 'numeric', 'timestamp with time zone']::name[], 'sigmax_admin', ARRAY[]::name[], 'sigmax_admin: _price_actions(text, text, numeric, numeric, numeric, timestamp with time zone) nothing');
+SELECT function_privs_are('sigmax', '_price_actions', ARRAY['text', 'text', 'numeric', 'numeric', 'numeric', 'timestamp with time zone']::name[], 'sigmax_trader', ARRAY[]::name[], 'sigmax_trader: _price_actions(text, text, numeric, numeric, numeric, timestamp with time zone) nothing');
+SELECT function_privs_are('sigmax', '_price_actions', ARRAY['text', 'text', 'numeric', 'numeric', 'numeric', 'timestamp with time zone']::name[], 'sigmax_auditor', ARRAY[]::name[], 'sigmax_auditor: _price_actions(text, text, numeric, numeric, numeric, timestamp with time zone) nothing');
+SELECT function_privs_are('sigmax', '_price_actions', ARRAY['text', 'text', 'numeric', 'numeric', 'numeric', 'timestamp with time zone']::name[], 'public', ARRAY[]::name[], 'public: _price_actions(text, text, numeric, numeric, numeric, timestamp with time zone) nothing');
 SELECT function_privs_are('sigmax', '_principal', ARRAY[]::name[], 'sigmax_admin', ARRAY[]::name[], 'sigmax_admin: _principal() nothing');
 SELECT function_privs_are('sigmax', '_principal', ARRAY[]::name[], 'sigmax_trader', ARRAY[]::name[], 'sigmax_trader: _principal() nothing');
 SELECT function_privs_are('sigmax', '_principal', ARRAY[]::name[], 'sigmax_auditor', ARRAY[]::name[], 'sigmax_auditor: _principal() nothing');

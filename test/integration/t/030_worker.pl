@@ -72,7 +72,8 @@ is(sql("SELECT count(*) FROM sigmax.market_prices WHERE exchange_time IS NULL"),
 
 is(sql("SELECT string_agg(backend_type, ',' ORDER BY backend_type) FROM pg_stat_activity WHERE backend_type LIKE 'sigmax%'"),
 	'sigmax launcher,sigmax poller', 'the launcher and the poller show in pg_stat_activity');
-like(sql('SELECT state FROM sigmax.worker_state()'), qr/^polling 13 symbols on 9 venues$/, 'worker_state says what it polls');
+like(sql('SELECT state FROM sigmax.worker_state()'), qr/^polling 13 symbols on 9 venues in 12 requests a cycle$/,
+	'worker_state says what it polls (binance answers its two symbols in one request)');
 ok($node->poll_query_until('sigmax',
 		"SELECT bool_and(last_status = 'ok' AND prices_written > 0 AND latency_p50_ms IS NOT NULL AND commit_p99_ms IS NOT NULL)
 		   AND count(*) = 9 FROM sigmax.worker_status()"),
@@ -83,6 +84,78 @@ like($log, qr/DEBUG:  sigmax worker: binance: 2 of 2 symbols recorded in [0-9.]+
 my $requests = mock_control($mock, 'GET', 'requests');
 like($requests, qr{"user-agent":\s*"sigmax/[0-9.]+ \(PostgreSQL extension\)"}, 'requests carry a User-Agent with the version');
 like($requests, qr{/coinbase/api/v3/brokerage/market/products/BTC-USDC/ticker}, 'coinbase is polled on its public market path');
+
+# --- several symbols a request (Binance's symbols=[...]) --------------------------------
+
+sub binance_targets
+{
+	return [ map { $_->{query} } grep { ($_->{venue_prefix} // '') eq 'binance' }
+		  @{ decode_json(mock_control($mock, 'GET', 'requests'))->{requests} } ];
+}
+
+sub binance_recorded_at
+{
+	return sql("SELECT string_agg(recorded_at::text, ',' ORDER BY symbol) FROM sigmax.market_prices WHERE exchange = 'binance'");
+}
+
+{
+	my $batch = 'symbols=%5B%22BNBBTC%22%2C%22BTCUSDT%22%5D';
+	my $queries = binance_targets();
+	ok(scalar(@$queries) > 0 && !grep({ $_ ne $batch } @$queries),
+		'binance: both symbols in one request, symbols=["BNBBTC","BTCUSDT"] percent-encoded')
+	  or diag explain $queries;
+	ok($node->poll_query_until('sigmax',
+			"SELECT requests > 0 AND prices_written = 2 * requests FROM sigmax.worker_status() WHERE exchange = 'binance'"),
+		'worker_status counts the request once and each price it brought');
+
+	# One symbol the venue does not list fails the whole list (HTTP 400, -1121): the
+	# worker asks one by one, so the others keep their prices, and lists again after a reload.
+	sql("SELECT sigmax.add_price_feed('binance', 'NOSUCH/USDT')");
+	ok($node->poll_query_until('sigmax',
+			"SELECT last_error_status = 'http_4xx' FROM sigmax.worker_status() WHERE exchange = 'binance'"),
+		'an unknown symbol in the list: the request fails with http_4xx');
+	my $refused = qr/LOG:  sigmax worker: venue "binance" refused a request for 3 symbols; polling its symbols one by one/;
+	my $said = 0;
+	for (1 .. 100)
+	{
+		last if ($said = () = slurp_file($node->logfile) =~ /$refused/g);
+		usleep(100_000);
+	}
+	is($said, 1, 'which the log says once, with what it does about it');
+	mock_control($mock, 'DELETE', 'requests');
+	my $before = binance_recorded_at();
+	ok($node->poll_query_until('sigmax',
+			"SELECT bool_and(recorded_at > '" . (split /,/, $before)[0] . "') AND count(*) = 2 FROM sigmax.market_prices WHERE exchange = 'binance'"),
+		'then the listed symbols are recorded again, one request each');
+	my %asked = map { $_ => 1 } @{ binance_targets() };
+	ok($asked{'symbol=BTCUSDT'} && $asked{'symbol=BNBBTC'} && $asked{'symbol=NOSUCHUSDT'} && !grep({ /symbols=/ } keys %asked),
+		'one request a symbol, the unknown one alone failing')
+	  or diag explain \%asked;
+	sql("SELECT sigmax.remove_price_feed('binance', 'NOSUCH/USDT')");
+	usleep(1_500_000);
+	mock_control($mock, 'DELETE', 'requests');
+	ok($node->poll_query_until('sigmax',
+			"SELECT last_status = 'ok' AND consecutive_errors = 0 FROM sigmax.worker_status() WHERE exchange = 'binance'"),
+		'without it the venue is ok');
+	usleep(1_200_000);
+	$queries = binance_targets();
+	ok(scalar(@$queries) > 0 && !grep({ $_ ne $batch } @$queries), 'and after the reload it is asked for both at once again')
+	  or diag explain $queries;
+
+	# sigmax.worker_symbols_per_request = 1: one request a symbol, on reload
+	$node->append_conf('postgresql.conf', "sigmax.worker_symbols_per_request = 1\n");
+	$node->reload;
+	ok($node->poll_query_until('sigmax', "SELECT state ~ 'in 13 requests a cycle\$' FROM sigmax.worker_state()"),
+		'sigmax.worker_symbols_per_request = 1 takes effect on reload');
+	mock_control($mock, 'DELETE', 'requests');
+	usleep(1_200_000);
+	%asked = map { $_ => 1 } @{ binance_targets() };
+	is_deeply([ sort keys %asked ], [ 'symbol=BNBBTC', 'symbol=BTCUSDT' ], 'then each symbol has a request of its own');
+	$node->append_conf('postgresql.conf', "sigmax.worker_symbols_per_request = 20\n");
+	$node->reload;
+	ok($node->poll_query_until('sigmax', "SELECT state ~ 'in 12 requests a cycle\$' FROM sigmax.worker_state()"),
+		'and back to 20');
+}
 
 # --- each fault: the worker stays up, the status names it, the symbol goes stale, then recovers
 
@@ -263,7 +336,7 @@ ok($fresh->poll_query_until('postgres',
 		"SELECT state LIKE 'extension sigmax is not installed in database \"sigmax\"%' FROM sigmax.worker_state()"),
 	'database there, extension missing: the poller waits');
 $fresh->safe_psql('sigmax', 'CREATE EXTENSION sigmax');
-ok($fresh->poll_query_until('postgres', "SELECT state = 'polling 0 symbols on 0 venues' FROM sigmax.worker_state()"),
+ok($fresh->poll_query_until('postgres', "SELECT state = 'polling 0 symbols on 0 venues in 0 requests a cycle' FROM sigmax.worker_state()"),
 	'CREATE EXTENSION: the poller starts at its commit');
 $log = slurp_file($fresh->logfile);
 my @waits = $log =~ /(does not exist or refuses connections; waiting for it)/g;
