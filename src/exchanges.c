@@ -56,6 +56,12 @@ typedef enum SymbolStyle
 typedef SigmaxPollStatus (*ParseFn) (JsonbContainer *root, const char *venue_symbol,
 									 SigmaxTicker *ticker, char **detail);
 
+/* An answer for several symbols: an array of the venue's one-symbol objects, each naming its symbol. */
+typedef struct ListShape
+{
+	const char *symbol_key;		/* the member naming an element's symbol */
+} ListShape;
+
 struct SigmaxAdapter
 {
 	const char *name;
@@ -64,7 +70,13 @@ struct SigmaxAdapter
 	ParseFn		parse;
 	const char *batch_path;		/* printf format: the venue symbols, encoded; NULL if none */
 	int			batch_max;		/* most symbols the batch path takes at its lowest cost */
+	const ListShape *list;		/* how an answer for several symbols is laid out; NULL if none */
 };
+
+/* Most elements read of a list answer: more than the symbols asked for is not the venue's answer. */
+#define LIST_MAX_ELEMENTS(nsymbols) Max(4 * (nsymbols), 100)
+
+static const ListShape binance_list = {"symbol"};
 
 /* Look up an object member; NULL when the container is not an object or lacks it. */
 static JsonbValue *
@@ -281,29 +293,10 @@ code_is_ok(JsonbContainer *root, const char *code_key, const char *ok, const cha
 	return false;
 }
 
-/*
- * Binance: a flat object, or for several symbols an array of them, each
- * naming its "symbol"; errors are {"code", "msg"}.
- */
+/* Binance: a flat object; errors are {"code", "msg"}. */
 static SigmaxPollStatus
 parse_binance(JsonbContainer *root, const char *venue_symbol, SigmaxTicker *t, char **detail)
 {
-	if (JsonContainerIsArray(root))
-	{
-		size_t		len = strlen(venue_symbol);
-		JsonbValue *e;
-
-		for (int i = 0; (e = element(root, i)) != NULL; i++)
-		{
-			JsonbValue *symbol = member(container(e), "symbol");
-
-			if (symbol != NULL && symbol->type == jbvString && symbol->val.string.len == (int) len &&
-				memcmp(symbol->val.string.val, venue_symbol, len) == 0)
-				return parse_binance(container(e), venue_symbol, t, detail);
-		}
-		*detail = psprintf("the answer has no ticker for %s", venue_symbol);
-		return POLL_BAD_TICKER;
-	}
 	if (member(root, "code") != NULL && member(root, "lastPrice") == NULL)
 	{
 		*detail = envelope_detail(member(root, "code"), member(root, "msg"));
@@ -469,15 +462,15 @@ parse_kucoin(JsonbContainer *root, const char *venue_symbol, SigmaxTicker *t, ch
 static const SigmaxAdapter adapters[] = {
 	/* symbols=[...]: 1 to 20 symbols weigh 2, as one symbol does; 21 to 100 weigh 40 */
 	{"binance", STYLE_CONCAT, "/api/v3/ticker/24hr?symbol=%s", parse_binance,
-	"/api/v3/ticker/24hr?symbols=%s", 20},
-	{"coinbaseexchange", STYLE_DASH, "/products/%s/ticker", parse_coinbaseexchange, NULL, 0},
-	{"coinbase", STYLE_DASH, "/api/v3/brokerage/market/products/%s/ticker?limit=1", parse_coinbase, NULL, 0},
-	{"kraken", STYLE_KRAKEN, "/0/public/Ticker?pair=%s", parse_kraken, NULL, 0},
-	{"bybit", STYLE_CONCAT, "/v5/market/tickers?category=%s&symbol=%s", parse_bybit, NULL, 0},
-	{"okx", STYLE_DASH, "/api/v5/market/ticker?instId=%s", parse_okx, NULL, 0},
-	{"bitstamp", STYLE_LOWER, "/api/v2/ticker/%s/", parse_bitstamp, NULL, 0},
-	{"gemini", STYLE_LOWER, "/v1/pubticker/%s", parse_gemini, NULL, 0},
-	{"kucoin", STYLE_DASH, "/api/v1/market/stats?symbol=%s", parse_kucoin, NULL, 0},
+	"/api/v3/ticker/24hr?symbols=%s", 20, &binance_list},
+	{"coinbaseexchange", STYLE_DASH, "/products/%s/ticker", parse_coinbaseexchange, NULL, 0, NULL},
+	{"coinbase", STYLE_DASH, "/api/v3/brokerage/market/products/%s/ticker?limit=1", parse_coinbase, NULL, 0, NULL},
+	{"kraken", STYLE_KRAKEN, "/0/public/Ticker?pair=%s", parse_kraken, NULL, 0, NULL},
+	{"bybit", STYLE_CONCAT, "/v5/market/tickers?category=%s&symbol=%s", parse_bybit, NULL, 0, NULL},
+	{"okx", STYLE_DASH, "/api/v5/market/ticker?instId=%s", parse_okx, NULL, 0, NULL},
+	{"bitstamp", STYLE_LOWER, "/api/v2/ticker/%s/", parse_bitstamp, NULL, 0, NULL},
+	{"gemini", STYLE_LOWER, "/v1/pubticker/%s", parse_gemini, NULL, 0, NULL},
+	{"kucoin", STYLE_DASH, "/api/v1/market/stats?symbol=%s", parse_kucoin, NULL, 0, NULL},
 };
 
 /* The adapter of that name, or NULL. */
@@ -622,6 +615,56 @@ parse_body(char *text)
 }
 
 /*
+ * An answer laid out as a list (Binance's array for symbols=[...]): one pass
+ * over at most LIST_MAX_ELEMENTS elements, each read for the asked symbols
+ * it names that are still unread, so the work and memory grow with the
+ * answer, not with symbols times answer. A symbol the answer lacks is
+ * bad_ticker; a longer array is not the venue's answer to this request.
+ */
+static void
+parse_list(const SigmaxAdapter *adapter, JsonbContainer *root, int n, const char *const *venue_symbols,
+		   SigmaxTicker *tickers, SigmaxPollStatus *statuses, char **details)
+{
+	int			size = JsonContainerSize(root);
+	bool	   *read = palloc0(sizeof(bool) * n);
+
+	if (size > LIST_MAX_ELEMENTS(n))
+	{
+		for (int i = 0; i < n; i++)
+		{
+			statuses[i] = POLL_BAD_TICKER;
+			details[i] = psprintf("the answer lists %d tickers for %d symbol%s asked", size, n, n == 1 ? "" : "s");
+		}
+		return;
+	}
+	for (int e = 0; e < size; e++)
+	{
+		JsonbValue *v = element(root, e);
+		JsonbContainer *obj = container(v);
+		JsonbValue *name = member(obj, adapter->list->symbol_key);
+
+		if (name != NULL && name->type == jbvString)
+			for (int i = 0; i < n; i++)
+				if (!read[i] && strlen(venue_symbols[i]) == (size_t) name->val.string.len &&
+					memcmp(venue_symbols[i], name->val.string.val, name->val.string.len) == 0)
+				{
+					/* every asked symbol of that name: two feeds may share a venue symbol */
+					statuses[i] = adapter->parse(obj, venue_symbols[i], &tickers[i], &details[i]);
+					read[i] = true;
+				}
+		pfree(v);
+		if (name != NULL)
+			pfree(name);
+	}
+	for (int i = 0; i < n; i++)
+		if (!read[i])
+		{
+			statuses[i] = POLL_BAD_TICKER;
+			details[i] = psprintf("the answer has no ticker for %s", venue_symbols[i]);
+		}
+}
+
+/*
  * Read a venue's answer for several symbols, parsing the body once. The body
  * goes through jsonb_in, PostgreSQL's own parser, which raises an error on
  * malformed JSON: the worker calls this inside a transaction it aborts on
@@ -654,6 +697,14 @@ sigmax_adapter_parse_many(const SigmaxAdapter *adapter, const char *body, size_t
 	{
 		memset(&tickers[i], 0, sizeof(SigmaxTicker));
 		details[i] = NULL;
+	}
+	if (adapter->list != NULL && JB_ROOT_IS_ARRAY(jb) && !JB_ROOT_IS_SCALAR(jb))
+	{
+		parse_list(adapter, &jb->root, n, venue_symbols, tickers, statuses, details);
+		return POLL_OK;
+	}
+	for (int i = 0; i < n; i++)
+	{
 		if (JB_ROOT_IS_SCALAR(jb))
 		{
 			details[i] = pstrdup("the body is a JSON scalar, not an object");

@@ -82,6 +82,7 @@ typedef struct SigmaxVenueOutcome
 {
 	SigmaxPollStatus status;		/* of one symbol */
 	bool		counts_request; /* the first symbol of a request: count the request */
+	bool		request_failed; /* with counts_request: a symbol of the request failed */
 	int64		latency_us;		/* request sent to response complete; -1 if none */
 	int64		commit_us;		/* response complete to price committed; -1 if none */
 	const char *detail;

@@ -117,31 +117,41 @@ any_row(const char *relname, const char *indexname, Snapshot snap, Datum key)
 	return found;
 }
 
+/* True when the first row an index lookup of sigmax.<relname> finds has column = value. */
+static bool
+first_row_has(const char *relname, const char *indexname, Snapshot snap, Datum key, const char *column,
+			  const char *value)
+{
+	RowLookup	rl;
+	bool		has = false;
+
+	row_lookup_begin(&rl, relname, indexname, snap, 1, &key);
+	if (row_lookup_next(&rl))
+		has = row_lookup_text_eq(&rl, row_lookup_attnum(&rl, column), value);
+	row_lookup_end(&rl);
+	return has;
+}
+
 /*
- * Whether the new price may act on anything: an open position or a resting
- * limit order in the symbol (on any venue; sigmax._price_actions narrows it),
- * or a venue in the reducing state that may now have recovered. Index reads
- * only: most prices are reference prices that nothing holds.
+ * Whether the new price may act on anything: the symbol is an instrument of
+ * this venue with an open position or a resting limit order in it (what
+ * sigmax._price_actions acts on), or the venue is reducing and may now have
+ * recovered. Index reads only, with the latest snapshot: most prices are
+ * reference prices that nothing holds.
  */
 static bool
 price_has_consequences(const char *exchange, const char *symbol)
 {
 	Snapshot	snap = RegisterSnapshot(GetLatestSnapshot());
 	Datum		symbol_key = CStringGetTextDatum(symbol);
+	Datum		exchange_key = CStringGetTextDatum(exchange);
 	bool		consequences;
 
-	consequences = any_row("positions", "positions_open_symbol_idx", snap, symbol_key) ||
-		any_row("orders", "orders_resting_idx", snap, symbol_key);
+	consequences = (any_row("positions", "positions_open_symbol_idx", snap, symbol_key) ||
+					any_row("orders", "orders_resting_idx", snap, symbol_key)) &&
+		first_row_has("instruments", "instruments_pkey", snap, symbol_key, "exchange", exchange);
 	if (!consequences)
-	{
-		RowLookup	rl;
-		Datum		exchange_key = CStringGetTextDatum(exchange);
-
-		row_lookup_begin(&rl, "venue_state", "venue_state_pkey", snap, 1, &exchange_key);
-		if (row_lookup_next(&rl))
-			consequences = row_lookup_text_eq(&rl, row_lookup_attnum(&rl, "state"), "reducing");
-		row_lookup_end(&rl);
-	}
+		consequences = first_row_has("venue_state", "venue_state_pkey", snap, exchange_key, "state", "reducing");
 	UnregisterSnapshot(snap);
 	return consequences;
 }
@@ -151,16 +161,23 @@ price_has_consequences(const char *exchange, const char *symbol)
  * unless a newer one is already stored, and run what it sets off (paper
  * fills of resting orders, marks, stops, protections, a venue's recovery).
  * Returns the number of fills. What sigmax.record_price runs, and what the
- * poller calls directly. With may_act false (the poller recording several
- * prices in one transaction) a price that would set anything off is left
- * alone and -1 returned: the caller records it in a transaction of its own,
- * so that no transaction takes account locks for more than one price.
+ * poller calls directly.
+ *
+ * What a price sets off is decided after the store, which waits for the row
+ * lock of a concurrent record of the same symbol: a position opened while we
+ * waited is then seen, as it was by the PL/pgSQL function. With may_act false
+ * (the poller recording several prices in one transaction) a price that would
+ * set anything off by the time it is recorded is left alone and -1 returned:
+ * the caller records it in a transaction of its own, so that a transaction
+ * takes the account locks of one price only. One that becomes so during the
+ * store (rare: a race) is acted on at once; a lock-order deadlock this may
+ * cause aborts the caller's transaction, which then records its prices one
+ * by one.
  */
 int
 sigmax_record_price(const char *exchange, const char *symbol, const SigmaxTicker *ticker, TimestampTz at,
 					bool may_act)
 {
-	bool		act;
 
 	Oid			types[7] = {TEXTOID, TEXTOID, NUMERICOID, NUMERICOID, NUMERICOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
 	Datum		args[7];
@@ -168,11 +185,11 @@ sigmax_record_price(const char *exchange, const char *symbol, const SigmaxTicker
 	int			fills = 0;
 
 	check_price(exchange, symbol, ticker, false, at);
-	act = price_has_consequences(exchange, symbol);
-	if (act && !may_act)
+	if (!may_act && price_has_consequences(exchange, symbol))
 		return -1;
 
-	SPI_connect();
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "sigmax: SPI_connect failed");
 	sigmax_keep_plan(&store_plan,
 					 "INSERT INTO sigmax.market_prices AS m (exchange, symbol, bid, ask, last, recorded_at, exchange_time) "
 					 "VALUES ($1, $2, $3, $4, $5, $6, $7) "
@@ -194,7 +211,7 @@ sigmax_record_price(const char *exchange, const char *symbol, const SigmaxTicker
 		elog(ERROR, "sigmax: storing a price failed");
 
 	/* An older price than the one stored is neither stored nor acted on. */
-	if (SPI_processed == 1 && act)
+	if (SPI_processed == 1 && price_has_consequences(exchange, symbol))
 	{
 		bool		isnull;
 		Datum		n;
@@ -220,6 +237,7 @@ sigmax_record_price_sql(PG_FUNCTION_ARGS)
 	char	   *exchange = PG_ARGISNULL(0) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(0));
 	char	   *symbol = PG_ARGISNULL(1) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(1));
 
+	sigmax_check_sql_version();
 	memset(&ticker, 0, sizeof(ticker));
 	ticker.bid = PG_ARGISNULL(2) ? NULL : PG_GETARG_NUMERIC(2);
 	ticker.ask = PG_ARGISNULL(3) ? NULL : PG_GETARG_NUMERIC(3);

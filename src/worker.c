@@ -448,11 +448,22 @@ plan_requests(Venue *v)
 			r->url = targets[first].url;
 		else
 		{
+			/* each venue symbol once: two feeds may share one, and a venue may refuse repeats */
 			const char **symbols = palloc(sizeof(char *) * n);
+			int			nsymbols = 0;
 
 			for (int k = 0; k < n; k++)
-				symbols[k] = targets[first + k].venue_symbol;
-			r->url = sigmax_adapter_batch_url(v->adapter, v->base_url, symbols, n);
+			{
+				const char *name = targets[first + k].venue_symbol;
+				int			seen;
+
+				for (seen = 0; seen < nsymbols; seen++)
+					if (strcmp(symbols[seen], name) == 0)
+						break;
+				if (seen == nsymbols)
+					symbols[nsymbols++] = name;
+			}
+			r->url = sigmax_adapter_batch_url(v->adapter, v->base_url, symbols, nsymbols);
 		}
 	}
 }
@@ -602,6 +613,7 @@ load_config(void)
 	MemoryContextReset(config_context);
 	venues = NULL;
 	targets = NULL;
+	requests = NULL;
 	nvenues = ntargets = 0;
 
 	if (!in_transaction("sigmax worker: loading venues", load_config_body, &st, error, sizeof(error)))
@@ -617,6 +629,7 @@ load_config(void)
 	{
 		venues = NULL;
 		targets = NULL;
+		requests = NULL;
 		nvenues = ntargets = 0;
 	}
 	log_once(st.message);
@@ -661,7 +674,7 @@ start_due_requests(TimestampTz now)
 			{
 				for (int k = 0; k < r->ntargets; k++)
 				{
-					SigmaxVenueOutcome out = {r->req.status, k == 0, -1, -1, r->req.detail};
+					SigmaxVenueOutcome out = {r->req.status, k == 0, true, -1, -1, r->req.detail};
 
 					sigmax_worker_status_record(v->slot, &out);
 				}
@@ -967,6 +980,7 @@ collect_done(void)
 		SigmaxVenueOutcome *outcomes = MemoryContextAllocZero(response_context,
 															  sizeof(SigmaxVenueOutcome) * r->ntargets);
 		char		(*details)[256] = MemoryContextAllocZero(response_context, 256 * r->ntargets);
+		bool		request_failed = false;
 
 		if (req->status == POLL_OK)
 			record_answer(v, r, outcomes, details);
@@ -982,20 +996,28 @@ collect_done(void)
 				if (k > 0)
 					memcpy(details[k], details[0], sizeof(details[0]));
 			}
-			/* Binance refuses a whole list for one symbol it does not know: ask one by one */
-			if (r->ntargets > 1 && req->status == POLL_HTTP_4XX && !v->one_by_one)
+			/*
+			 * A venue refuses a whole list with 400 for one symbol it does not
+			 * know (Binance: -1121): ask one by one, so that symbol fails
+			 * alone. Other refusals (403 from a firewall, 429) would only be
+			 * multiplied by more requests.
+			 */
+			if (r->ntargets > 1 && req->status == POLL_HTTP_4XX && req->http_code == 400 && !v->one_by_one)
 			{
 				v->one_by_one = true;
 				ereport(LOG,
-						(errmsg("sigmax worker: venue \"%s\" refused a request for %d symbols; polling its symbols one by one",
+						(errmsg("sigmax worker: venue \"%s\" refused a request for %d symbols with HTTP 400; polling its symbols one by one",
 								v->name, r->ntargets),
 						 errdetail("%s", details[0]),
 						 errhint("A symbol the venue does not list fails alone then; the venue is asked for several symbols at once again when the venues are reloaded.")));
 			}
 		}
 		for (int k = 0; k < r->ntargets; k++)
+			request_failed |= outcomes[k].status != POLL_OK;
+		for (int k = 0; k < r->ntargets; k++)
 		{
 			outcomes[k].counts_request = k == 0;
+			outcomes[k].request_failed = request_failed;
 			outcomes[k].latency_us = k == 0 ? req->latency_us : -1;
 			outcomes[k].detail = details[k];
 			sigmax_worker_status_record(v->slot, &outcomes[k]);
@@ -1197,6 +1219,14 @@ sigmax_worker_main(Datum main_arg)
 	connected_database = MemoryContextStrdup(TopMemoryContext, MyBgworkerEntry->bgw_extra);
 	BackgroundWorkerInitializeConnection(connected_database, NULL, 0);
 	pgstat_report_appname("sigmax poller");
+
+	/*
+	 * The poller runs as the bootstrap superuser: its queries resolve
+	 * functions and operators in pg_catalog first whatever search_path the
+	 * database or a reload sets, so that no one who can create a schema
+	 * object runs code in it.
+	 */
+	SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_SESSION);
 
 	config_context = AllocSetContextCreate(TopMemoryContext, "sigmax worker venues", ALLOCSET_DEFAULT_SIZES);
 	response_context = AllocSetContextCreate(TopMemoryContext, "sigmax worker response", ALLOCSET_DEFAULT_SIZES);

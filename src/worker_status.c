@@ -160,8 +160,18 @@ sigmax_worker_status_record(int slot, const SigmaxVenueOutcome *outcome)
 	/* clipped before taking the lock, whole characters only */
 	detail_len = pg_mbcliplen(detail, strlen(detail), sizeof(v->last_error) - 1);
 	LWLockAcquire(worker_shared->lock, LW_EXCLUSIVE);
+	/* requests, errors and consecutive_errors count requests; prices_written counts symbols */
 	if (outcome->counts_request)
+	{
 		v->requests++;
+		if (outcome->request_failed)
+		{
+			v->errors++;
+			v->consecutive_errors++;
+		}
+		else
+			v->consecutive_errors = 0;
+	}
 	v->last_status = outcome->status;
 	if (outcome->latency_us >= 0)
 	{
@@ -172,7 +182,6 @@ sigmax_worker_status_record(int slot, const SigmaxVenueOutcome *outcome)
 	if (outcome->status == POLL_OK)
 	{
 		v->prices_written++;
-		v->consecutive_errors = 0;
 		v->last_success = GetCurrentTimestamp();
 		if (outcome->commit_us >= 0)
 		{
@@ -183,8 +192,6 @@ sigmax_worker_status_record(int slot, const SigmaxVenueOutcome *outcome)
 	}
 	else
 	{
-		v->errors++;
-		v->consecutive_errors++;
 		v->last_error_at = GetCurrentTimestamp();
 		v->last_error_status = outcome->status;
 		memcpy(v->last_error, detail, detail_len);

@@ -40,7 +40,7 @@ CONTROL_PREFIX = "/__mock"
 
 # Every fault mode the control API accepts ("none" clears instead of setting).
 FAULT_MODES = (
-    "http_500", "http_429", "http_418", "delay", "hang", "truncated",
+    "http_500", "http_403", "http_429", "http_418", "delay", "hang", "truncated",
     "truncated_json", "malformed_json", "oversized", "reset", "error_envelope",
 )
 FAULT_KEYS = {"venue", "path", "mode", "count", "retry_after", "delay_ms", "size"}
@@ -678,6 +678,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         elif mode == "http_500":
             status, body = 500, json_bytes({
                 "error": "Internal Server Error", "mock_fault": "http_500"})
+        elif mode == "http_403":
+            status, body = 403, json_bytes({
+                "error": "Forbidden", "mock_fault": "http_403"})
         elif mode == "http_429":
             status, body = 429, json_bytes({
                 "error": "Too Many Requests", "mock_fault": "http_429"})

@@ -402,6 +402,14 @@ class PlainFaults(MockCase):
         entry = self.last_logged()
         self.assertEqual((entry["status"], entry["fault"]), (500, "http_500"))
 
+    def test_http_403(self):
+        self.mock.fault(mode="http_403", count=1)
+        status, _, body = self.mock.get(self.url)
+        self.assertEqual((status, json.loads(body)["mock_fault"]), (403, "http_403"))
+        self.assertEqual((self.last_logged()["status"], self.last_logged()["fault"]), (403, "http_403"))
+        status, _, _ = self.mock.get(self.url)
+        self.assertEqual(status, 200)
+
     def test_http_429_and_418_with_retry_after(self):
         self.mock.fault(mode="http_429", retry_after=7)
         status, headers, body = self.mock.get(self.url)

@@ -91,4 +91,29 @@ my @notes = ($heard . $listener->{stdout}) =~ /Asynchronous notification "sigmax
 is(scalar(grep { /"kind": "stop_loss"/ } @notes), 4, 'each stop-out was announced on NOTIFY sigmax_alerts, once per account')
   or diag(join("\n", @notes));
 
+# A price that waits for another session's record of the same symbol acts on what is
+# there once it has the row: a position opened while it waited has its stop hit.
+$node->safe_psql('sigmax', q{
+	SELECT sigmax.add_instrument('SOL/USDT', 'binance', tick_size => 0.01, lot_size => 0.01);
+	SELECT sigmax.record_price('binance', 'SOL/USDT', 100, 100, 100);
+	SELECT sigmax.create_account('racer', 100000);
+	SELECT sigmax.set_limits(a.account_id, '{"stop_loss_pct": 0.015}') FROM sigmax.accounts a WHERE a.name = 'racer';
+});
+my $holder = $node->background_psql('sigmax');
+$holder->query_safe(q{BEGIN; SELECT sigmax.record_price('binance', 'SOL/USDT', 100, 100, 100)});
+my $waiter = $node->background_psql('sigmax');
+$waiter->query_until(qr/waiting/, qq{\\echo waiting\nSELECT sigmax.record_price('binance', 'SOL/USDT', 90, 90, 90);\n});
+ok($node->poll_query_until('sigmax',
+		"SELECT count(*) = 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%SOL/USDT'', 90%'"),
+	'a second record of the symbol waits for the first');
+is($node->safe_psql('sigmax', q{
+	SELECT o.status FROM sigmax.accounts a, LATERAL sigmax.submit_order(a.account_id, 'SOL/USDT', 'buy', 1) o
+	 WHERE a.name = 'racer'}), 'filled', 'meanwhile a position opens, its stop at 98.5');
+$holder->query_safe('COMMIT');
+$holder->quit;
+$waiter->quit;
+is($node->safe_psql('sigmax', q{
+	SELECT s.status || ' at ' || s.trigger_price FROM sigmax.stops s JOIN sigmax.accounts a USING (account_id)
+	 WHERE a.name = 'racer'}), 'triggered at 90', 'the waiting price, 90, hits that stop');
+
 done_testing();

@@ -114,7 +114,7 @@ sub binance_recorded_at
 	ok($node->poll_query_until('sigmax',
 			"SELECT last_error_status = 'http_4xx' FROM sigmax.worker_status() WHERE exchange = 'binance'"),
 		'an unknown symbol in the list: the request fails with http_4xx');
-	my $refused = qr/LOG:  sigmax worker: venue "binance" refused a request for 3 symbols; polling its symbols one by one/;
+	my $refused = qr/LOG:  sigmax worker: venue "binance" refused a request for 3 symbols with HTTP 400; polling its symbols one by one/;
 	my $said = 0;
 	for (1 .. 100)
 	{
@@ -155,7 +155,49 @@ sub binance_recorded_at
 	$node->reload;
 	ok($node->poll_query_until('sigmax', "SELECT state ~ 'in 12 requests a cycle\$' FROM sigmax.worker_state()"),
 		'and back to 20');
+
+	# Another refusal of a list (a 403 from the venue's firewall) is a failure like any
+	# other: asking one by one would only multiply the refused requests.
+	my $errors = sql("SELECT errors FROM sigmax.worker_status() WHERE exchange = 'binance'");
+	mock_control($mock, 'POST', 'fault', '{"venue": "binance", "mode": "http_403", "count": 1}');
+	ok($node->poll_query_until('sigmax',
+			"SELECT errors > $errors AND last_error_status = 'http_4xx' FROM sigmax.worker_status() WHERE exchange = 'binance'"),
+		'a list answered with HTTP 403 fails with http_4xx');
+	ok($node->poll_query_until('sigmax', "SELECT last_status = 'ok' FROM sigmax.worker_status() WHERE exchange = 'binance'"),
+		'and recovers by itself');
+	mock_control($mock, 'DELETE', 'requests');
+	usleep(1_200_000);
+	my $queries = binance_targets();
+	ok(scalar(@$queries) > 0 && !grep({ $_ ne 'symbols=%5B%22BNBBTC%22%2C%22BTCUSDT%22%5D' } @$queries),
+		'still asking for both symbols in one request')
+	  or diag explain $queries;
+	my $said = () = slurp_file($node->logfile) =~ /refused a request for \d+ symbols/g;
+	is($said, 1, 'with no second "polling one by one" in the log');
 }
+
+# --- the poller resolves operators in pg_catalog, whatever search_path the database sets
+
+sql(q{
+	CREATE SCHEMA evil;
+	CREATE TABLE evil.calls (at timestamptz);
+	CREATE FUNCTION evil.le(timestamptz, timestamptz) RETURNS boolean LANGUAGE sql
+		AS $$ INSERT INTO evil.calls VALUES (now()) RETURNING true $$;
+	CREATE OPERATOR evil.<= (LEFTARG = timestamptz, RIGHTARG = timestamptz, FUNCTION = evil.le);
+	ALTER DATABASE sigmax SET search_path = evil, pg_catalog;
+});
+{
+	my $old = poller_pid();
+	sql("SELECT pg_terminate_backend($old)");
+	ok($node->poll_query_until('sigmax',
+			"SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'sigmax poller' AND pid <> $old"),
+		'a poller started under a database search_path with an evil schema first');
+	my $since = sql('SELECT now()');
+	ok($node->poll_query_until('sigmax',
+			"SELECT count(*) = 13 FROM sigmax.market_prices WHERE recorded_at > '$since'"),
+		'it records every price');
+	is(sql('SELECT count(*) FROM evil.calls'), '0', "and never runs that schema's operators");
+}
+sql(q{ALTER DATABASE sigmax RESET search_path; DROP SCHEMA evil CASCADE;});
 
 # --- each fault: the worker stays up, the status names it, the symbol goes stale, then recovers
 
