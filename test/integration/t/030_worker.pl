@@ -167,11 +167,11 @@ sub binance_recorded_at
 		'and recovers by itself');
 	mock_control($mock, 'DELETE', 'requests');
 	usleep(1_200_000);
-	my $queries = binance_targets();
+	$queries = binance_targets();
 	ok(scalar(@$queries) > 0 && !grep({ $_ ne 'symbols=%5B%22BNBBTC%22%2C%22BTCUSDT%22%5D' } @$queries),
 		'still asking for both symbols in one request')
 	  or diag explain $queries;
-	my $said = () = slurp_file($node->logfile) =~ /refused a request for \d+ symbols/g;
+	$said = () = slurp_file($node->logfile) =~ /refused a request for \d+ symbols/g;
 	is($said, 1, 'with no second "polling one by one" in the log');
 }
 
