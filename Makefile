@@ -16,6 +16,7 @@ OBJS = \
 	src/merkle.o \
 	src/shmem.o \
 	src/limits.o \
+	src/instrument_cache.o \
 	src/order_check.o \
 	src/row_lookup.o \
 	src/orders.o \

@@ -1762,5 +1762,40 @@ AS 'MODULE_PATHNAME', 'sigmax_record_price_sql';
 DROP TRIGGER fills_maintain_stop ON sigmax.fills;
 DROP FUNCTION sigmax._maintain_stop();
 
+-- The order functions return exactly one row: say so, so that a plan calling them over many
+-- rows is costed as it runs (a default of 1000 rows a call made such plans JIT-compile).
+ALTER FUNCTION sigmax.submit_order(bigint, text, text, numeric, text, numeric, text) ROWS 1;
+ALTER FUNCTION sigmax.check_order(bigint, text, text, numeric, text, numeric, text) ROWS 1;
+ALTER FUNCTION sigmax._submit_system_order(bigint, text, text, numeric, text, numeric, text) ROWS 1;
+
+/*
+ * Instruments and venue states are cached per backend for the order checks
+ * (src/instrument_cache.c). Every write to them that the checks can see drops
+ * the caches of every backend at commit; a venue's error bookkeeping, which
+ * updates its row on each error, does so only when the state changes.
+ */
+CREATE FUNCTION sigmax._cached_table_changed()
+RETURNS trigger
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'sigmax_cached_table_changed';
+
+COMMENT ON FUNCTION sigmax._cached_table_changed() IS
+'Internal trigger: every backend drops its cached rows of the table when the transaction commits.';
+
+REVOKE ALL ON FUNCTION sigmax._cached_table_changed() FROM PUBLIC;
+
+CREATE TRIGGER instruments_cached
+AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON sigmax.instruments
+FOR EACH STATEMENT EXECUTE FUNCTION sigmax._cached_table_changed();
+
+CREATE TRIGGER venue_state_cached
+AFTER INSERT OR DELETE OR TRUNCATE ON sigmax.venue_state
+FOR EACH STATEMENT EXECUTE FUNCTION sigmax._cached_table_changed();
+
+CREATE TRIGGER venue_state_cached_state
+AFTER UPDATE ON sigmax.venue_state
+FOR EACH ROW WHEN (OLD.state IS DISTINCT FROM NEW.state OR OLD.exchange IS DISTINCT FROM NEW.exchange)
+EXECUTE FUNCTION sigmax._cached_table_changed();
+
 -- the worker reads its venues again at commit, and finds the objects at the library's version
 SELECT sigmax._poller_reload();

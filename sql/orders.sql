@@ -192,5 +192,19 @@ SELECT count(*) = :orders_before AS nothing_written FROM sigmax.orders;
 -- the verdict counters live in shared memory
 SELECT count > 0 AS counted FROM sigmax.order_counters() WHERE outcome = 'POSITION_LIMIT';
 
+-- instruments are cached per backend; any write to them is seen by the next order
+SELECT sigmax.record_price('binance', 'ETH/USDT', 2999, 3001, 3000);
+SELECT sigmax.create_account('cache', 100000) AS cache \gset
+SELECT status, reason_code FROM sigmax.check_order(:cache, 'ETH/USDT', 'buy', 0.015);
+SELECT sigmax.add_instrument('ETH/USDT', 'binance', tick_size => 0.01, lot_size => 0.001, min_notional => 10, enabled => false);
+SELECT status, reason_code FROM sigmax.check_order(:cache, 'ETH/USDT', 'buy', 0.015);  -- UNKNOWN_INSTRUMENT
+UPDATE sigmax.instruments SET enabled = true, lot_size = 0.01 WHERE symbol = 'ETH/USDT';  -- a direct write
+SELECT status, reason_code FROM sigmax.check_order(:cache, 'ETH/USDT', 'buy', 0.015);  -- LOT_SIZE, the new lot
+BEGIN;
+UPDATE sigmax.instruments SET lot_size = 0.001 WHERE symbol = 'ETH/USDT';
+SELECT status, reason_code FROM sigmax.check_order(:cache, 'ETH/USDT', 'buy', 0.015);  -- inside the writing transaction
+ROLLBACK;
+SELECT status, reason_code FROM sigmax.check_order(:cache, 'ETH/USDT', 'buy', 0.015);  -- rolled back: LOT_SIZE again
+
 DROP EXTENSION sigmax;
 DROP SCHEMA sigmax;

@@ -11,6 +11,7 @@
 #include "utils/builtins.h"
 #include "utils/date.h"
 #include "utils/datetime.h"
+#include "utils/memutils.h"
 #include "utils/numeric.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
@@ -77,10 +78,37 @@ num_cmp(Numeric a, Numeric b)
 	return DatumGetInt32(DirectFunctionCall2(numeric_cmp, NumericGetDatum(a), NumericGetDatum(b)));
 }
 
+/*
+ * A constant the checks use on every call, made once per backend: numeric_in
+ * and int64_to_numeric allocate and convert on each use.
+ */
+static Numeric
+num_constant(Numeric *made, const char *text)
+{
+	if (*made == NULL)
+	{
+		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+
+		*made = num_from_cstring(text);
+		MemoryContextSwitchTo(old);
+	}
+	return *made;
+}
+
+static Numeric num_zero_made = NULL;
+static Numeric num_one_made = NULL;
+static Numeric num_basis_point_made = NULL;
+static Numeric num_order_max_made = NULL;
+
+#define NUM_ZERO() num_constant(&num_zero_made, "0")
+#define NUM_ONE() num_constant(&num_one_made, "1")
+#define NUM_BASIS_POINT() num_constant(&num_basis_point_made, "0.0001")
+#define NUM_ORDER_MAX() num_constant(&num_order_max_made, ORDER_MAX_VALUE)
+
 int
 num_sign(Numeric a)
 {
-	return num_cmp(a, num_from_int(0));
+	return num_cmp(a, NUM_ZERO());
 }
 
 Numeric
@@ -150,7 +178,7 @@ validate_amount(Numeric value, const char *name, const char *code)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("%s must be greater than zero", name),
 				 errdetail("Reason code %s.", code)));
-	if (num_cmp(value, num_from_cstring(ORDER_MAX_VALUE)) > 0)
+	if (num_cmp(value, NUM_ORDER_MAX()) > 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
 				 errmsg("%s is out of range", name),
@@ -287,36 +315,29 @@ order_request_from_args(FunctionCallInfo fcinfo, OrderRequest *req, bool system_
 /* ---- reading the state a verdict depends on ---- */
 
 /*
- * The instrument's row, its venue's price and the venue's state. The reads go
- * through row_lookup.c: an order's context is a handful of primary-key
- * lookups, and the executor's start-up per query cost several times the
- * lookups themselves.
+ * The instrument, its venue's price and the venue's state. The instrument
+ * and the venue's state come from the per-backend cache (instrument_cache.c);
+ * the price, which changes every second, is read through row_lookup.c, as an
+ * index lookup without the executor.
  */
 static void
 load_instrument(const OrderRequest *req, Snapshot snap, OrderContext *ctx)
 {
 	RowLookup	rl;
 	Datum		keys[2];
-	char	   *exchange = NULL;
+	SigmaxInstrument instrument;
 
-	keys[0] = CStringGetTextDatum(req->symbol);
-	row_lookup_begin(&rl, "instruments", "instruments_pkey", snap, 1, keys);
-	if (row_lookup_next(&rl))
-	{
-		ctx->instrument_found = true;
-		exchange = row_lookup_cstring(&rl, row_lookup_attnum(&rl, "exchange"));
-		ctx->tick_size = row_lookup_numeric(&rl, row_lookup_attnum(&rl, "tick_size"));
-		ctx->lot_size = row_lookup_numeric(&rl, row_lookup_attnum(&rl, "lot_size"));
-		ctx->min_qty = row_lookup_numeric(&rl, row_lookup_attnum(&rl, "min_qty"));
-		ctx->max_qty = row_lookup_numeric(&rl, row_lookup_attnum(&rl, "max_qty"));
-		ctx->min_notional = row_lookup_numeric(&rl, row_lookup_attnum(&rl, "min_notional"));
-		ctx->enabled = DatumGetBool(row_lookup_byval(&rl, row_lookup_attnum(&rl, "enabled"), BoolGetDatum(false)));
-	}
-	row_lookup_end(&rl);
-	if (exchange == NULL)
+	if (!sigmax_instrument(req->symbol, &instrument))
 		return;
+	ctx->instrument_found = true;
+	ctx->tick_size = instrument.tick_size;
+	ctx->lot_size = instrument.lot_size;
+	ctx->min_qty = instrument.min_qty;
+	ctx->max_qty = instrument.max_qty;
+	ctx->min_notional = instrument.min_notional;
+	ctx->enabled = instrument.enabled;
 
-	keys[0] = CStringGetTextDatum(exchange);
+	keys[0] = CStringGetTextDatum(instrument.exchange);
 	keys[1] = CStringGetTextDatum(req->symbol);
 	row_lookup_begin(&rl, "market_prices", "market_prices_pkey", snap, 2, keys);
 	if (row_lookup_next(&rl))
@@ -329,10 +350,7 @@ load_instrument(const OrderRequest *req, Snapshot snap, OrderContext *ctx)
 	}
 	row_lookup_end(&rl);
 
-	row_lookup_begin(&rl, "venue_state", "venue_state_pkey", snap, 1, keys);
-	if (row_lookup_next(&rl))
-		ctx->venue_reducing = row_lookup_text_eq(&rl, row_lookup_attnum(&rl, "state"), "reducing");
-	row_lookup_end(&rl);
+	ctx->venue_reducing = sigmax_venue_reducing(instrument.exchange);
 }
 
 /* The last price of another symbol the account holds, at its instrument's venue; NULL when none. */
@@ -341,19 +359,14 @@ position_mark(const char *symbol, Snapshot snap)
 {
 	RowLookup	rl;
 	Datum		keys[2];
-	char	   *exchange = NULL;
+	SigmaxInstrument instrument;
 	Numeric		last = NULL;
 
-	keys[0] = CStringGetTextDatum(symbol);
-	row_lookup_begin(&rl, "instruments", "instruments_pkey", snap, 1, keys);
-	if (row_lookup_next(&rl))
-		exchange = row_lookup_cstring(&rl, row_lookup_attnum(&rl, "exchange"));
-	row_lookup_end(&rl);
-	if (exchange == NULL)
+	if (!sigmax_instrument(symbol, &instrument))
 		return NULL;
 
-	keys[1] = keys[0];
-	keys[0] = CStringGetTextDatum(exchange);
+	keys[0] = CStringGetTextDatum(instrument.exchange);
+	keys[1] = CStringGetTextDatum(symbol);
 	row_lookup_begin(&rl, "market_prices", "market_prices_pkey", snap, 2, keys);
 	if (row_lookup_next(&rl))
 		last = row_lookup_numeric(&rl, row_lookup_attnum(&rl, "last"));
@@ -371,7 +384,7 @@ load_book(const OrderRequest *req, Snapshot snap, OrderContext *ctx)
 {
 	RowLookup	rl;
 	Datum		keys[2];
-	Numeric		zero = num_from_int(0);
+	Numeric		zero = NUM_ZERO();
 	AttrNumber	a_symbol,
 				a_side,
 				a_qty,
@@ -467,10 +480,11 @@ load_book(const OrderRequest *req, Snapshot snap, OrderContext *ctx)
 /*
  * Load the account (locked for the rest of the transaction unless a dry
  * run), its limits, the instrument with its price, and the account's book.
- * Every read after the lock uses one snapshot taken after it, so it sees what
- * the previous holder of the lock committed: reading with the statement's (or
- * a REPEATABLE READ transaction's) snapshot would let racing orders pass a
- * limit together.
+ * Every read of what orders change uses one snapshot taken after the lock, so
+ * it sees what the previous holder of the lock committed: reading with the
+ * statement's (or a REPEATABLE READ transaction's) snapshot would let racing
+ * orders pass a limit together. Limits, instruments and venue states, which
+ * orders never change, come from per-backend caches.
  * Errors when the account does not exist.
  */
 void
@@ -600,9 +614,9 @@ pct_of(Numeric pct, Numeric base)
 static Numeric
 bps_factor(Numeric bps, bool up)
 {
-	Numeric		f = num_div(bps, num_from_int(10000));
+	Numeric		f = num_mul(bps, NUM_BASIS_POINT());	/* exact, where a division rounds */
 
-	return up ? num_add(num_from_int(1), f) : num_sub(num_from_int(1), f);
+	return up ? num_add(NUM_ONE(), f) : num_sub(NUM_ONE(), f);
 }
 
 /* Record the deciding check and its human reason. */
@@ -631,7 +645,7 @@ order_decide(const OrderRequest *req, const OrderContext *ctx, bool dry_run, Ver
 {
 	const AccountLimits *lim = ctx->limits;
 	SigmaxState state = Max(ctx->global_state, ctx->account_state);
-	Numeric		zero = num_from_int(0);
+	Numeric		zero = NUM_ZERO();
 	Numeric		signed_qty = req->buy ? req->qty : num_sub(zero, req->qty);
 	Numeric		working_same = req->buy ? ctx->working_buy : ctx->working_sell;
 	Numeric		working_reducing = req->buy ? ctx->working_buy : ctx->working_sell;
@@ -758,9 +772,10 @@ order_decide(const OrderRequest *req, const OrderContext *ctx, bool dry_run, Ver
 	if (ctx->has_price && !req->system_close)
 	{
 		Numeric		probe = req->market ? v->exec_price : req->limit_price;
-		Numeric		dev = num_div(num_abs(num_sub(probe, ctx->last)), ctx->last);
+		/* |probe - last| / last > collar, multiplied out: exact, and no division */
+		Numeric		deviation = num_abs(num_sub(probe, ctx->last));
 
-		if (num_cmp(dev, lim->price_collar_pct) > 0)
+		if (num_cmp(deviation, num_mul(lim->price_collar_pct, ctx->last)) > 0)
 		{
 			reject(v, REASON_PRICE_COLLAR, "price %s is more than %s from the last price %s",
 				   num_text(probe), num_text(lim->price_collar_pct), num_text(ctx->last));

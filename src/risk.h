@@ -86,6 +86,21 @@ extern const char *sigmax_state_text(SigmaxState state);
 /* limits.c */
 extern AccountLimits *sigmax_account_limits(int64 account_id);
 
+/* instrument_cache.c: an instrument's row, as the order checks use it */
+typedef struct SigmaxInstrument
+{
+	char	   *exchange;
+	Numeric		tick_size;
+	Numeric		lot_size;
+	Numeric		min_qty;
+	Numeric		max_qty;		/* NULL: no maximum */
+	Numeric		min_notional;
+	bool		enabled;
+} SigmaxInstrument;
+
+extern bool sigmax_instrument(const char *symbol, SigmaxInstrument *out);
+extern bool sigmax_venue_reducing(const char *exchange);
+
 /* numeric helpers (order_check.c) */
 extern Numeric num_from_cstring(const char *s);
 extern Numeric num_from_int(int64 v);

@@ -3,7 +3,7 @@
 -- here until this list says who may use it. (Generated from a reviewed install; edit by hand.)
 BEGIN;
 CREATE EXTENSION sigmax;
-SELECT plan(513);
+SELECT plan(517);
 
 SELECT function_privs_are('sigmax', '_apply_instrument', ARRAY['text', 'text', 'numeric', 'numeric', 'numeric', 'numeric', 'numeric', 'text', 'boolean', 'numeric']::name[], 'sigmax_admin', ARRAY[]::name[], 'sigmax_admin: _apply_instrument(text, text, numeric, numeric, numeric, numeric, numeric, text, boolean, numeric) nothing');
 SELECT function_privs_are('sigmax', '_apply_instrument', ARRAY['text', 'text', 'numeric', 'numeric', 'numeric', 'numeric', 'numeric', 'text', 'boolean', 'numeric']::name[], 'sigmax_trader', ARRAY[]::name[], 'sigmax_trader: _apply_instrument(text, text, numeric, numeric, numeric, numeric, numeric, text, boolean, numeric) nothing');
@@ -45,6 +45,10 @@ SELECT function_privs_are('sigmax', '_auto_pause', ARRAY['bigint', 'text', 'json
 SELECT function_privs_are('sigmax', '_auto_pause', ARRAY['bigint', 'text', 'jsonb', 'boolean']::name[], 'sigmax_trader', ARRAY[]::name[], 'sigmax_trader: _auto_pause(bigint, text, jsonb, boolean) nothing');
 SELECT function_privs_are('sigmax', '_auto_pause', ARRAY['bigint', 'text', 'jsonb', 'boolean']::name[], 'sigmax_auditor', ARRAY[]::name[], 'sigmax_auditor: _auto_pause(bigint, text, jsonb, boolean) nothing');
 SELECT function_privs_are('sigmax', '_auto_pause', ARRAY['bigint', 'text', 'jsonb', 'boolean']::name[], 'public', ARRAY[]::name[], 'public: _auto_pause(bigint, text, jsonb, boolean) nothing');
+SELECT function_privs_are('sigmax', '_cached_table_changed', ARRAY[]::name[], 'sigmax_admin', ARRAY[]::name[], 'sigmax_admin: _cached_table_changed() nothing');
+SELECT function_privs_are('sigmax', '_cached_table_changed', ARRAY[]::name[], 'sigmax_trader', ARRAY[]::name[], 'sigmax_trader: _cached_table_changed() nothing');
+SELECT function_privs_are('sigmax', '_cached_table_changed', ARRAY[]::name[], 'sigmax_auditor', ARRAY[]::name[], 'sigmax_auditor: _cached_table_changed() nothing');
+SELECT function_privs_are('sigmax', '_cached_table_changed', ARRAY[]::name[], 'public', ARRAY[]::name[], 'public: _cached_table_changed() nothing');
 SELECT function_privs_are('sigmax', '_cancel_working', ARRAY['bigint', 'text', 'text', 'text']::name[], 'sigmax_admin', ARRAY[]::name[], 'sigmax_admin: _cancel_working(bigint, text, text, text) nothing');
 SELECT function_privs_are('sigmax', '_cancel_working', ARRAY['bigint', 'text', 'text', 'text']::name[], 'sigmax_trader', ARRAY[]::name[], 'sigmax_trader: _cancel_working(bigint, text, text, text) nothing');
 SELECT function_privs_are('sigmax', '_cancel_working', ARRAY['bigint', 'text', 'text', 'text']::name[], 'sigmax_auditor', ARRAY[]::name[], 'sigmax_auditor: _cancel_working(bigint, text, text, text) nothing');
@@ -516,7 +520,7 @@ SELECT table_privs_are('sigmax', 'venue_state', 'public', ARRAY[]::name[], 'publ
 SELECT column_privs_are('sigmax', 'api_keys', 'token_hash', 'sigmax_admin', ARRAY[]::name[], 'sigmax_admin: api_keys.token_hash nothing (the hashes stay with the owner)');
 SELECT column_privs_are('sigmax', 'api_keys', 'name', 'sigmax_admin', ARRAY['SELECT']::name[], 'sigmax_admin: api_keys.name SELECT');
 SELECT column_privs_are('sigmax', 'api_keys', 'rate_limits', 'sigmax_admin', ARRAY['SELECT']::name[], 'sigmax_admin: api_keys.rate_limits SELECT');
-SELECT is((SELECT count(*) FROM pg_proc WHERE pronamespace = 'sigmax'::regnamespace), 93::bigint, 'every sigmax function is enumerated above');
+SELECT is((SELECT count(*) FROM pg_proc WHERE pronamespace = 'sigmax'::regnamespace), 94::bigint, 'every sigmax function is enumerated above');
 SELECT is((SELECT count(*) FROM pg_class WHERE relnamespace = 'sigmax'::regnamespace AND relkind IN ('r', 'v', 'S')), 34::bigint, 'every sigmax table, view and sequence is enumerated above');
 
 SELECT * FROM finish();
