@@ -1788,14 +1788,27 @@ CREATE TRIGGER instruments_cached
 AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON sigmax.instruments
 FOR EACH STATEMENT EXECUTE FUNCTION sigmax._cached_table_changed();
 
+-- record_venue_error's INSERT ... ON CONFLICT DO UPDATE fires statement-level INSERT
+-- triggers at each error: the venue's triggers are per row, and an update counts only
+-- when it changes the state.
 CREATE TRIGGER venue_state_cached
-AFTER INSERT OR DELETE OR TRUNCATE ON sigmax.venue_state
-FOR EACH STATEMENT EXECUTE FUNCTION sigmax._cached_table_changed();
+AFTER INSERT OR DELETE ON sigmax.venue_state
+FOR EACH ROW EXECUTE FUNCTION sigmax._cached_table_changed();
 
 CREATE TRIGGER venue_state_cached_state
 AFTER UPDATE ON sigmax.venue_state
 FOR EACH ROW WHEN (OLD.state IS DISTINCT FROM NEW.state OR OLD.exchange IS DISTINCT FROM NEW.exchange)
 EXECUTE FUNCTION sigmax._cached_table_changed();
+
+CREATE TRIGGER venue_state_cached_truncate
+AFTER TRUNCATE ON sigmax.venue_state
+FOR EACH STATEMENT EXECUTE FUNCTION sigmax._cached_table_changed();
+
+-- also under session_replication_role = replica: logical replication's apply, bulk loads
+ALTER TABLE sigmax.instruments ENABLE ALWAYS TRIGGER instruments_cached;
+ALTER TABLE sigmax.venue_state ENABLE ALWAYS TRIGGER venue_state_cached;
+ALTER TABLE sigmax.venue_state ENABLE ALWAYS TRIGGER venue_state_cached_state;
+ALTER TABLE sigmax.venue_state ENABLE ALWAYS TRIGGER venue_state_cached_truncate;
 
 -- the worker reads its venues again at commit, and finds the objects at the library's version
 SELECT sigmax._poller_reload();

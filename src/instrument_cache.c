@@ -9,7 +9,6 @@
 #include "commands/trigger.h"
 #include "fmgr.h"
 #include "utils/builtins.h"
-#include "utils/datum.h"
 #include "utils/hsearch.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
@@ -29,7 +28,13 @@
  * invalidation of the table: other backends drop their cache when it commits,
  * at their next lookup, which first accepts pending invalidations. An order
  * racing with such a commit sees the table as it was just before it, as if it
- * had been checked a moment earlier; nothing an order itself changes is here.
+ * had been checked a moment earlier: PostgreSQL sends a commit's
+ * invalidations a few microseconds after it makes the commit visible, so an
+ * order whose snapshot already sees a new price may still see its venue
+ * reducing (a cautious REDUCE_ONLY). Nothing an order itself changes is here.
+ * The triggers fire ALWAYS, also under session_replication_role = replica
+ * (logical replication, bulk loads); a write with them disabled is not seen
+ * until the backends restart.
  */
 
 /* Symbols are at most 21 bytes and venue names 32; longer keys are read, never cached. */
@@ -62,7 +67,7 @@ static bool callback_registered = false;
 
 /* Relcache callback: only marks a cache stale; it may run inside any catalog access. */
 static void
-cache_invalidate(Datum arg, Oid relid)
+cache_invalidate(Oid relid)
 {
 	if (relid == InvalidOid || relid == instruments.relid)
 		instruments.stale = true;
@@ -85,8 +90,10 @@ prepare_table(CachedTable *t, Size entrysize)
 		HASHCTL		info;
 
 		if (t->context == NULL)
-			t->context = AllocSetContextCreate(TopMemoryContext, "sigmax instrument cache",
-											   ALLOCSET_SMALL_SIZES);
+		{
+			t->context = AllocSetContextCreate(TopMemoryContext, "sigmax cached rows", ALLOCSET_SMALL_SIZES);
+			MemoryContextSetIdentifier(t->context, t->relname);
+		}
 		t->relid = get_relname_relid(t->relname, get_namespace_oid("sigmax", false));
 		memset(&info, 0, sizeof(info));
 		info.keysize = CACHE_KEY_LEN;
@@ -102,7 +109,7 @@ prepare_caches(void)
 {
 	if (!callback_registered)
 	{
-		CacheRegisterRelcacheCallback(cache_invalidate, (Datum) 0);
+		sigmax_register_relcache_callback(cache_invalidate);
 		callback_registered = true;
 	}
 	AcceptInvalidationMessages();
@@ -177,13 +184,18 @@ sigmax_instrument(const char *symbol, SigmaxInstrument *out)
 	if (!read_instrument(symbol, out))
 		return false;
 
-	/* Cache it only if no invalidation arrived while it was read. */
+	/*
+	 * Cache it only if no invalidation arrived while it was read. The copy is
+	 * made before the entry, so that an error leaves no half-filled entry.
+	 */
 	if (!instruments.stale)
 	{
+		SigmaxInstrument cached;
 		MemoryContext old = MemoryContextSwitchTo(instruments.context);
 
+		copy_instrument(out, &cached);
 		entry = hash_search(instruments.entries, symbol, HASH_ENTER, &found);
-		copy_instrument(out, &entry->instrument);
+		entry->instrument = cached;
 		MemoryContextSwitchTo(old);
 	}
 	return true;

@@ -38,7 +38,7 @@ static SPIPlanPtr limits_plan = NULL;
  * nor look anything up.
  */
 static void
-limits_invalidate(Datum arg, Oid relid)
+limits_invalidate(Oid relid)
 {
 	if (relid == InvalidOid || relid == risk_limits_relid)
 		limits_stale = true;
@@ -104,7 +104,7 @@ prepare_cache(void)
 {
 	if (!callback_registered)
 	{
-		CacheRegisterRelcacheCallback(limits_invalidate, (Datum) 0);
+		sigmax_register_relcache_callback(limits_invalidate);
 		callback_registered = true;
 	}
 	if (limits_stale && limits_cache != NULL)

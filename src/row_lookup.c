@@ -44,7 +44,7 @@ static bool lookup_callback_registered = false;
 
 /* Relcache invalidation callback: forget every resolved OID, look nothing up. */
 static void
-row_lookup_invalidate(Datum arg, Oid relid)
+row_lookup_invalidate(Oid relid)
 {
 	for (int i = 0; i < n_named_relations; i++)
 		if (relid == InvalidOid || named_relations[i].relid == relid)
@@ -63,7 +63,7 @@ named_relation(const char *name)
 
 	if (!lookup_callback_registered)
 	{
-		CacheRegisterRelcacheCallback(row_lookup_invalidate, (Datum) 0);
+		sigmax_register_relcache_callback(row_lookup_invalidate);
 		lookup_callback_registered = true;
 	}
 	/* Callers pass string literals: compare addresses first, names only when that fails. */

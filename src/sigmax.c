@@ -18,6 +18,7 @@
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
+#include "utils/inval.h"
 
 #include "poller.h"
 #include "risk.h"
@@ -142,6 +143,35 @@ Datum
 sigmax_version(PG_FUNCTION_ARGS)
 {
 	PG_RETURN_TEXT_P(cstring_to_text(SIGMAX_VERSION));
+}
+
+/*
+ * sigmax's per-backend caches (row_lookup.c, limits.c, instrument_cache.c)
+ * share one relcache callback: PostgreSQL has room for ten in a process, and
+ * running out is FATAL.
+ */
+#define MAX_SIGMAX_RELCACHE_CALLBACKS 4
+
+static SigmaxRelcacheCallback relcache_callbacks[MAX_SIGMAX_RELCACHE_CALLBACKS];
+static int	n_relcache_callbacks = 0;
+
+/* The one relcache callback: hands the invalidated relation (InvalidOid: all) to each cache. */
+static void
+sigmax_relcache_invalidate(Datum arg, Oid relid)
+{
+	for (int i = 0; i < n_relcache_callbacks; i++)
+		relcache_callbacks[i] (relid);
+}
+
+/* Have a cache told of every relcache invalidation; each cache registers once. */
+void
+sigmax_register_relcache_callback(SigmaxRelcacheCallback callback)
+{
+	if (n_relcache_callbacks == MAX_SIGMAX_RELCACHE_CALLBACKS)
+		elog(ERROR, "sigmax: too many relcache callbacks");
+	if (n_relcache_callbacks == 0)
+		CacheRegisterRelcacheCallback(sigmax_relcache_invalidate, (Datum) 0);
+	relcache_callbacks[n_relcache_callbacks++] = callback;
 }
 
 /* Prepare a query once per backend and keep its plan (SPI_keepplan); the caller is connected to SPI. */

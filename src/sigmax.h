@@ -91,5 +91,7 @@ extern void sigmax_require_preload(const char *feature);
 extern void sigmax_check_sql_version(void);
 extern void sigmax_require_primary(const char *action);
 extern struct _SPI_plan *sigmax_keep_plan(struct _SPI_plan **slot, const char *sql, int nargs, Oid *argtypes);
+typedef void (*SigmaxRelcacheCallback) (Oid relid);
+extern void sigmax_register_relcache_callback(SigmaxRelcacheCallback callback);
 
 #endif							/* SIGMAX_H */

@@ -54,12 +54,35 @@ other(q{SELECT sigmax.record_venue_error('binance', 'HTTP 500') FROM generate_se
 is(check(), 'rejected REDUCE_ONLY', 'and the venue turned reducing since');
 $trader->query_safe('COMMIT');
 
-# a venue's error bookkeeping that leaves its state alone does not drop the caches
+# a venue's error bookkeeping that leaves its state alone does not drop the caches:
+# this transaction's index scans of the two tables show when they are read again
 other(q{DELETE FROM sigmax.venue_errors; SELECT sigmax.record_price('binance', 'BTC/USDT', 49999, 50001, 50000)});
+my $scans = q{SELECT pg_stat_get_xact_numscans('sigmax.venue_state_pkey'::regclass)
+	+ pg_stat_get_xact_numscans('sigmax.instruments_pkey'::regclass)};
+$trader->query_safe('BEGIN');
 is(check(), 'filled -', 'the venue is active again');
-my $relcache_state = q{SELECT count(*) FROM pg_trigger WHERE tgrelid = 'sigmax.venue_state'::regclass
-	AND tgname = 'venue_state_cached_state' AND tgqual IS NOT NULL};
-is(other($relcache_state), '1', 'updates of venue_state invalidate only when the state changes');
+my $before = $trader->query_safe($scans);
+is(check(), 'filled -', 'another order');
+is($trader->query_safe($scans), $before, 'reads neither table: both come from the cache');
+other(q{SELECT sigmax.record_venue_error('binance', 'HTTP 500')});
+is(other(q{SELECT state FROM sigmax.venue_state WHERE exchange = 'binance'}), 'active', 'one venue error: still active');
+is(check(), 'filled -', 'the next order passes');
+is($trader->query_safe($scans), $before, 'and the caches were kept');
+other(q{UPDATE sigmax.venue_state SET state = 'reducing' WHERE exchange = 'binance'});
+is(check(), 'rejected REDUCE_ONLY', 'a change of state is seen');
+cmp_ok($trader->query_safe($scans), '>', $before, 'by reading the venue again');
+$trader->query_safe('COMMIT');
+other(q{UPDATE sigmax.venue_state SET state = 'active' WHERE exchange = 'binance'});
+
+# the triggers fire also under session_replication_role = replica (logical replication, bulk loads)
+is(check(), 'filled -', 'an order passes');
+other(q{SET session_replication_role = replica;
+	UPDATE sigmax.instruments SET enabled = false WHERE symbol = 'BTC/USDT'});
+is(check(), 'rejected UNKNOWN_INSTRUMENT', 'a write under session_replication_role = replica is seen');
+other(q{SET session_replication_role = replica;
+	UPDATE sigmax.venue_state SET state = 'reducing' WHERE exchange = 'binance';
+	UPDATE sigmax.instruments SET enabled = true WHERE symbol = 'BTC/USDT'});
+is(check(), 'rejected REDUCE_ONLY', 'for venue states too');
 
 $trader->quit;
 is(other('SELECT count(*) FROM sigmax.audit_verify()'), '0', 'the ledger verifies');
