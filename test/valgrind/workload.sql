@@ -37,6 +37,22 @@ SELECT * FROM sigmax.check_order(2, 'BTC/USDT', 'buy', 1);
 
 SELECT count(*) FROM generate_series(1, 300) g, LATERAL sigmax.check_order(1 + g % 1, 'BTC/USDT', 'sell', 0.001);
 
+SELECT sigmax.add_instrument('BTC/USDT', 'binance', tick_size => 0.01, lot_size => 0.0001, min_notional => 10, enabled => false);
+
+SELECT * FROM sigmax.check_order(1, 'BTC/USDT', 'buy', 0.01);
+
+SELECT sigmax.add_instrument('BTC/USDT', 'binance', tick_size => 0.01, lot_size => 0.0001, min_notional => 10);
+
+BEGIN;
+
+UPDATE sigmax.instruments SET lot_size = 0.1 WHERE symbol = 'BTC/USDT';
+
+SELECT * FROM sigmax.check_order(1, 'BTC/USDT', 'buy', 0.01);
+
+ROLLBACK;
+
+SELECT * FROM sigmax.check_order(1, 'BTC/USDT', 'buy', 0.01);
+
 SELECT sigmax.set_limits(1, '{"max_order_qty": 0.02, "orders_per_minute": 3, "approval_notional": 100}');
 
 SELECT * FROM sigmax.submit_order(1, 'BTC/USDT', 'buy', 0.03);
