@@ -212,17 +212,21 @@ verdict_args(Datum *args, char *nulls, const Verdict *v, const char *status, boo
 	nulls[4] = ' ';
 }
 
-/* Paper-fill an order the verdict fills now, then ledger the verdict; the fee, or NULL. */
+/*
+ * Paper-fill an order the verdict fills now, then ledger the verdict; the
+ * fee, or NULL. order_recorded: the order's row already says it is filled.
+ */
 static Numeric
 fill_and_ledger(int64 order_id, const OrderRequest *req, const OrderContext *ctx, const Verdict *v,
-				const char *status, bool fill_now)
+				const char *status, bool fill_now, bool order_recorded)
 {
 	Numeric		fee = NULL;
 
 	if (fill_now)
 	{
 		fee = fill_fee(ctx->limits, req->qty, v->exec_price);
-		sigmax_apply_fill(order_id, req->account_id, req->symbol, req->buy, req->qty, v->exec_price, fee);
+		sigmax_apply_fill(order_id, req->account_id, req->symbol, req->buy, req->qty, v->exec_price, fee,
+						  order_recorded);
 	}
 	ledger_order(v->reason != REASON_NONE ? "order.rejected"
 				 : v->pending_approval ? "order.pending_approval"
@@ -316,17 +320,18 @@ order_entry(FunctionCallInfo fcinfo, bool dry_run, bool system_close)
 	}
 
 	{
-		Oid			types[13] = {INT8OID, TEXTOID, TEXTOID, TEXTOID, NUMERICOID, NUMERICOID,
-		TEXTOID, TEXTOID, TEXTOID, TEXTOID, NUMERICOID, BOOLOID, TEXTOID};
-		Datum		args[13];
-		char		nulls[13] = "             ";
+		Oid			types[15] = {INT8OID, TEXTOID, TEXTOID, TEXTOID, NUMERICOID, NUMERICOID,
+			TEXTOID, TEXTOID, TEXTOID, TEXTOID, NUMERICOID, BOOLOID, TEXTOID, NUMERICOID, NUMERICOID};
+		Datum		args[15];
+		char		nulls[15] = "               ";
 		bool		isnull;
 
 		sigmax_keep_plan(&insert_plan,
 			 "INSERT INTO sigmax.orders (account_id, symbol, side, order_type, qty, limit_price, "
-			 "client_order_id, status, reason_code, reason, reference_price, reduce_only, created_by) "
-			 "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING order_id",
-			 13, types);
+			 "client_order_id, status, reason_code, reason, reference_price, reduce_only, created_by, "
+			 "filled_qty, avg_fill_price) "
+			 "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) RETURNING order_id",
+			 15, types);
 		args[0] = Int64GetDatum(req.account_id);
 		args[1] = CStringGetTextDatum(req.symbol);
 		args[2] = CStringGetTextDatum(req.buy ? "buy" : "sell");
@@ -342,12 +347,24 @@ order_entry(FunctionCallInfo fcinfo, bool dry_run, bool system_close)
 		verdict_args(&args[7], &nulls[7], &v, status, fill_now);
 		/* The caller, not the function's owner: outside SECURITY DEFINER. */
 		args[12] = CStringGetTextDatum(GetUserNameFromId(GetOuterUserId(), false));
+		/* An order filled at once is written filled, with its fill: it never rests in the indexes. */
+		if (fill_now)
+		{
+			args[7] = CStringGetTextDatum(status);
+			args[13] = NumericGetDatum(req.qty);
+			args[14] = NumericGetDatum(v.exec_price);
+		}
+		else
+		{
+			args[13] = NumericGetDatum(num_from_int(0));
+			nulls[14] = 'n';
+		}
 		if (SPI_execute_plan(insert_plan, args, nulls, false, 1) != SPI_OK_INSERT_RETURNING)
 			elog(ERROR, "sigmax: recording the order failed");
 		order_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	}
 
-	fee = fill_and_ledger(order_id, &req, &ctx, &v, status, fill_now);
+	fee = fill_and_ledger(order_id, &req, &ctx, &v, status, fill_now, true);
 
 	/* An order at or above the approval threshold waits for a second person (docs/security.md). */
 	if (v.reason == REASON_NONE && v.pending_approval)
@@ -488,7 +505,7 @@ sigmax_approve_order(PG_FUNCTION_ARGS)
 		if (SPI_execute_plan(approved_update_plan, args, nulls, false, 1) != SPI_OK_UPDATE)
 			elog(ERROR, "sigmax: recording the approved order failed");
 	}
-	fee = fill_and_ledger(order_id, &req, &ctx, &v, status, fill_now);
+	fee = fill_and_ledger(order_id, &req, &ctx, &v, status, fill_now, false);
 	if (fill_now && fill_may_trip(&req, &ctx, v.exec_price, fee))
 		check_protections(req.account_id, ctx.now);
 
@@ -564,7 +581,7 @@ sigmax_fill_order(PG_FUNCTION_ARGS)
 
 	lim = sigmax_account_limits(req.account_id);
 	fee = fill_fee(lim, req.qty, price);
-	sigmax_apply_fill(order_id, req.account_id, req.symbol, req.buy, req.qty, price, fee);
+	sigmax_apply_fill(order_id, req.account_id, req.symbol, req.buy, req.qty, price, fee, false);
 	ledger_order("order.fill", order_id, &req, "filled", &v, price, fee);
 	SPI_finish();
 	PG_RETURN_BOOL(true);

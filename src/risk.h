@@ -116,6 +116,6 @@ extern char *num_text(Numeric a);
 
 /* fills.c */
 extern void sigmax_apply_fill(int64 order_id, int64 account_id, const char *symbol, bool buy,
-							  Numeric qty, Numeric price, Numeric fee);
+							  Numeric qty, Numeric price, Numeric fee, bool order_recorded);
 
 #endif							/* SIGMAX_RISK_H */
