@@ -1804,7 +1804,14 @@ CREATE TRIGGER venue_state_cached_truncate
 AFTER TRUNCATE ON sigmax.venue_state
 FOR EACH STATEMENT EXECUTE FUNCTION sigmax._cached_table_changed();
 
+-- The limits cache (src/limits.c) was dropped only by set_limits and approvals: a direct
+-- write to sigmax.risk_limits now drops it too.
+CREATE TRIGGER risk_limits_cached
+AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON sigmax.risk_limits
+FOR EACH STATEMENT EXECUTE FUNCTION sigmax._cached_table_changed();
+
 -- also under session_replication_role = replica: logical replication's apply, bulk loads
+ALTER TABLE sigmax.risk_limits ENABLE ALWAYS TRIGGER risk_limits_cached;
 ALTER TABLE sigmax.instruments ENABLE ALWAYS TRIGGER instruments_cached;
 ALTER TABLE sigmax.venue_state ENABLE ALWAYS TRIGGER venue_state_cached;
 ALTER TABLE sigmax.venue_state ENABLE ALWAYS TRIGGER venue_state_cached_state;

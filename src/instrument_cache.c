@@ -117,22 +117,16 @@ prepare_caches(void)
 	prepare_table(&venues, sizeof(VenueEntry));
 }
 
-static Numeric
-copy_numeric(Numeric n)
-{
-	return n ? DatumGetNumericCopy(NumericGetDatum(n)) : NULL;
-}
-
 /* A copy of an instrument in CurrentMemoryContext, safe from a later invalidation. */
 static void
 copy_instrument(const SigmaxInstrument *src, SigmaxInstrument *dst)
 {
 	dst->exchange = pstrdup(src->exchange);
-	dst->tick_size = copy_numeric(src->tick_size);
-	dst->lot_size = copy_numeric(src->lot_size);
-	dst->min_qty = copy_numeric(src->min_qty);
-	dst->max_qty = copy_numeric(src->max_qty);
-	dst->min_notional = copy_numeric(src->min_notional);
+	dst->tick_size = num_copy(src->tick_size);
+	dst->lot_size = num_copy(src->lot_size);
+	dst->min_qty = num_copy(src->min_qty);
+	dst->max_qty = num_copy(src->max_qty);
+	dst->min_notional = num_copy(src->min_notional);
 	dst->enabled = src->enabled;
 }
 

@@ -71,12 +71,6 @@ get_int(HeapTuple tup, TupleDesc desc, int col)
 	return isnull ? 0 : DatumGetInt32(d);
 }
 
-static Numeric
-dup_numeric(Numeric n)
-{
-	return n ? DatumGetNumericCopy(NumericGetDatum(n)) : NULL;
-}
-
 /* A copy of cached limits in the current memory context, safe from later invalidations. */
 static AccountLimits *
 copy_limits(const AccountLimits *src)
@@ -84,17 +78,17 @@ copy_limits(const AccountLimits *src)
 	AccountLimits *dst = palloc(sizeof(AccountLimits));
 
 	*dst = *src;
-	dst->max_order_qty = dup_numeric(src->max_order_qty);
-	dst->max_order_notional = dup_numeric(src->max_order_notional);
-	dst->max_position_pct = dup_numeric(src->max_position_pct);
-	dst->max_exposure_pct = dup_numeric(src->max_exposure_pct);
-	dst->max_daily_loss_pct = dup_numeric(src->max_daily_loss_pct);
-	dst->price_collar_pct = dup_numeric(src->price_collar_pct);
-	dst->approval_notional = dup_numeric(src->approval_notional);
-	dst->slippage_bps = dup_numeric(src->slippage_bps);
-	dst->fee_bps = dup_numeric(src->fee_bps);
-	dst->max_drawdown_pct = dup_numeric(src->max_drawdown_pct);
-	dst->stop_loss_pct = dup_numeric(src->stop_loss_pct);
+	dst->max_order_qty = num_copy(src->max_order_qty);
+	dst->max_order_notional = num_copy(src->max_order_notional);
+	dst->max_position_pct = num_copy(src->max_position_pct);
+	dst->max_exposure_pct = num_copy(src->max_exposure_pct);
+	dst->max_daily_loss_pct = num_copy(src->max_daily_loss_pct);
+	dst->price_collar_pct = num_copy(src->price_collar_pct);
+	dst->approval_notional = num_copy(src->approval_notional);
+	dst->slippage_bps = num_copy(src->slippage_bps);
+	dst->fee_bps = num_copy(src->fee_bps);
+	dst->max_drawdown_pct = num_copy(src->max_drawdown_pct);
+	dst->stop_loss_pct = num_copy(src->stop_loss_pct);
 	return dst;
 }
 

@@ -36,6 +36,13 @@ num_from_cstring(const char *s)
 											   ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1)));
 }
 
+/* A copy in CurrentMemoryContext; NULL stays NULL. */
+Numeric
+num_copy(Numeric a)
+{
+	return a ? DatumGetNumericCopy(NumericGetDatum(a)) : NULL;
+}
+
 Numeric
 num_from_int(int64 v)
 {

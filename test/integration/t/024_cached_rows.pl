@@ -1,4 +1,5 @@
-# Instruments and venue states are cached in each backend (src/instrument_cache.c):
+# Instruments, venue states and limits are cached in each backend (src/instrument_cache.c,
+# src/limits.c):
 # a change committed by another session is seen by this session's next order, even
 # in the middle of its transaction, whether it came through a sigmax function or a
 # direct write.
@@ -83,6 +84,14 @@ other(q{SET session_replication_role = replica;
 	UPDATE sigmax.venue_state SET state = 'reducing' WHERE exchange = 'binance';
 	UPDATE sigmax.instruments SET enabled = true WHERE symbol = 'BTC/USDT'});
 is(check(), 'rejected REDUCE_ONLY', 'for venue states too');
+
+# limits are cached the same way (src/limits.c); a direct write to them is seen too
+other(q{UPDATE sigmax.venue_state SET state = 'active' WHERE exchange = 'binance'});
+is(check(), 'filled -', 'the venue active again, an order passes');
+other(q{UPDATE sigmax.risk_limits SET max_order_qty = 0.001 WHERE account_id IS NULL});
+is(check(), 'rejected MAX_ORDER_QTY', 'a direct write to sigmax.risk_limits is seen by the next order');
+other(q{UPDATE sigmax.risk_limits SET max_order_qty = NULL WHERE account_id IS NULL});
+is(check(), 'filled -', 'and its undoing');
 
 $trader->quit;
 is(other('SELECT count(*) FROM sigmax.audit_verify()'), '0', 'the ledger verifies');
