@@ -1817,5 +1817,16 @@ ALTER TABLE sigmax.venue_state ENABLE ALWAYS TRIGGER venue_state_cached;
 ALTER TABLE sigmax.venue_state ENABLE ALWAYS TRIGGER venue_state_cached_state;
 ALTER TABLE sigmax.venue_state ENABLE ALWAYS TRIGGER venue_state_cached_truncate;
 
+-- The ledger refuses UPDATE, DELETE and TRUNCATE also under session_replication_role =
+-- replica, which skips ordinary triggers: a superuser must now disable the triggers (DDL,
+-- visible with log_statement = ddl) to change a ledger row. The insert guards stay as they
+-- were, so that logical replication can copy ledger rows verbatim into a subscriber.
+ALTER TABLE sigmax.audit_log ENABLE ALWAYS TRIGGER audit_log_immutable;
+ALTER TABLE sigmax.audit_log ENABLE ALWAYS TRIGGER audit_log_no_truncate;
+ALTER TABLE sigmax.audit_checkpoints ENABLE ALWAYS TRIGGER audit_checkpoints_immutable;
+ALTER TABLE sigmax.audit_checkpoints ENABLE ALWAYS TRIGGER audit_checkpoints_no_truncate;
+ALTER TABLE sigmax.audit_checkpoint_streams ENABLE ALWAYS TRIGGER audit_checkpoint_streams_immutable;
+ALTER TABLE sigmax.audit_checkpoint_streams ENABLE ALWAYS TRIGGER audit_checkpoint_streams_no_truncate;
+
 -- the worker reads its venues again at commit, and finds the objects at the library's version
 SELECT sigmax._poller_reload();

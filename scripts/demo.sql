@@ -121,7 +121,7 @@ SELECT p->'entry'->>'action' AS action, p->'tree_size' AS tree_size,
 \echo
 \echo '== 10. Tampering: a superuser rewrites an order verdict with triggers off; verification names it'
 BEGIN;
-SET LOCAL session_replication_role = replica;
+ALTER TABLE sigmax.audit_log DISABLE TRIGGER audit_log_immutable;
 UPDATE sigmax.audit_log SET payload = payload || '{"status": "filled"}'
  WHERE stream = 'account:' || :acct
    AND seq = (SELECT min(seq) FROM sigmax.audit_log WHERE stream = 'account:' || :acct AND action = 'order.rejected');

@@ -24,6 +24,12 @@ SELECT * FROM sigmax.audit_verify('app:jobs');
 UPDATE sigmax.audit_log SET payload = '{"report": 3}' WHERE seq = 1;
 DELETE FROM sigmax.audit_log WHERE seq = 1;
 TRUNCATE sigmax.audit_log;
+-- also under session_replication_role = replica, which skips ordinary triggers
+SET session_replication_role = replica;
+UPDATE sigmax.audit_log SET payload = '{"report": 3}' WHERE seq = 1;
+DELETE FROM sigmax.audit_log WHERE seq = 1;
+TRUNCATE sigmax.audit_log;
+RESET session_replication_role;
 
 -- a rolled-back append leaves no gap
 BEGIN;
