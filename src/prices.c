@@ -117,26 +117,21 @@ any_row(const char *relname, const char *indexname, Snapshot snap, Datum key)
 	return found;
 }
 
-/* True when the first row an index lookup of sigmax.<relname> finds has column = value. */
+/* Whether the symbol is an instrument of this venue (instrument_cache.c). */
 static bool
-first_row_has(const char *relname, const char *indexname, Snapshot snap, Datum key, const char *column,
-			  const char *value)
+instrument_of_venue(const char *exchange, const char *symbol)
 {
-	RowLookup	rl;
-	bool		has = false;
+	SigmaxInstrument instrument;
 
-	row_lookup_begin(&rl, relname, indexname, snap, 1, &key);
-	if (row_lookup_next(&rl))
-		has = row_lookup_text_eq(&rl, row_lookup_attnum(&rl, column), value);
-	row_lookup_end(&rl);
-	return has;
+	return sigmax_instrument(symbol, &instrument) && strcmp(instrument.exchange, exchange) == 0;
 }
 
 /*
  * Whether the new price may act on anything: the symbol is an instrument of
  * this venue with an open position or a resting limit order in it (what
  * sigmax._price_actions acts on), or the venue is reducing and may now have
- * recovered. Index reads only, with the latest snapshot: most prices are
+ * recovered. Positions and orders are index reads with the latest snapshot,
+ * instruments and venue states the order checks' cache: most prices are
  * reference prices that nothing holds.
  */
 static bool
@@ -144,16 +139,12 @@ price_has_consequences(const char *exchange, const char *symbol)
 {
 	Snapshot	snap = RegisterSnapshot(GetLatestSnapshot());
 	Datum		symbol_key = CStringGetTextDatum(symbol);
-	Datum		exchange_key = CStringGetTextDatum(exchange);
-	bool		consequences;
+	bool		held;
 
-	consequences = (any_row("positions", "positions_open_symbol_idx", snap, symbol_key) ||
-					any_row("orders", "orders_resting_idx", snap, symbol_key)) &&
-		first_row_has("instruments", "instruments_pkey", snap, symbol_key, "exchange", exchange);
-	if (!consequences)
-		consequences = first_row_has("venue_state", "venue_state_pkey", snap, exchange_key, "state", "reducing");
+	held = any_row("positions", "positions_open_symbol_idx", snap, symbol_key) ||
+		any_row("orders", "orders_resting_idx", snap, symbol_key);
 	UnregisterSnapshot(snap);
-	return consequences;
+	return (held && instrument_of_venue(exchange, symbol)) || sigmax_venue_reducing(exchange);
 }
 
 /*
