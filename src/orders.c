@@ -193,12 +193,13 @@ fill_fee(const AccountLimits *lim, Numeric qty, Numeric price)
 /*
  * The verdict's five order columns (status, reason_code, reason,
  * reference_price, reduce_only) as SPI arguments, for the insert of a new
- * order and the update of an approved one.
+ * order and the update of an approved one. With fill_sets_status the order
+ * is written accepted, and its fill's update makes it filled.
  */
 static void
-verdict_args(Datum *args, char *nulls, const Verdict *v, const char *status, bool fill_now)
+verdict_args(Datum *args, char *nulls, const Verdict *v, const char *status, bool fill_sets_status)
 {
-	args[0] = CStringGetTextDatum(fill_now ? "accepted" : status);
+	args[0] = CStringGetTextDatum(fill_sets_status ? "accepted" : status);
 	nulls[0] = ' ';
 	nulls[1] = v->reason != REASON_NONE ? ' ' : 'n';
 	if (v->reason != REASON_NONE)
@@ -344,13 +345,12 @@ order_entry(FunctionCallInfo fcinfo, bool dry_run, bool system_close)
 			args[6] = CStringGetTextDatum(req.client_order_id);
 		else
 			nulls[6] = 'n';
-		verdict_args(&args[7], &nulls[7], &v, status, fill_now);
+		/* An order filled at once is written filled, with its fill: it never rests in the indexes. */
+		verdict_args(&args[7], &nulls[7], &v, status, false);
 		/* The caller, not the function's owner: outside SECURITY DEFINER. */
 		args[12] = CStringGetTextDatum(GetUserNameFromId(GetOuterUserId(), false));
-		/* An order filled at once is written filled, with its fill: it never rests in the indexes. */
 		if (fill_now)
 		{
-			args[7] = CStringGetTextDatum(status);
 			args[13] = NumericGetDatum(req.qty);
 			args[14] = NumericGetDatum(v.exec_price);
 		}
