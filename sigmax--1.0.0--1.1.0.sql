@@ -650,7 +650,6 @@ BEGIN
 		stop_cooldown_s = CASE WHEN limits ? 'stop_cooldown_s' THEN (limits->>'stop_cooldown_s')::integer ELSE r.stop_cooldown_s END,
 		updated_at = now(), updated_by = session_user
 	WHERE r.account_id IS NOT DISTINCT FROM _apply_limits.account_id;
-	PERFORM sigmax._limits_changed();
 	PERFORM sigmax._audit_write(CASE WHEN account_id IS NULL THEN 'system' ELSE 'account:' || account_id END,
 		'limits.set', jsonb_build_object('account_id', account_id, 'before', before, 'changes', limits));
 END
@@ -1804,11 +1803,12 @@ CREATE TRIGGER venue_state_cached_truncate
 AFTER TRUNCATE ON sigmax.venue_state
 FOR EACH STATEMENT EXECUTE FUNCTION sigmax._cached_table_changed();
 
--- The limits cache (src/limits.c) was dropped only by set_limits and approvals: a direct
--- write to sigmax.risk_limits now drops it too.
+-- The limits cache (src/limits.c) was dropped only by set_limits and approvals, through
+-- sigmax._limits_changed(): any write to sigmax.risk_limits now drops it, a direct one too.
 CREATE TRIGGER risk_limits_cached
 AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON sigmax.risk_limits
 FOR EACH STATEMENT EXECUTE FUNCTION sigmax._cached_table_changed();
+DROP FUNCTION sigmax._limits_changed();
 
 -- also under session_replication_role = replica: logical replication's apply, bulk loads
 ALTER TABLE sigmax.risk_limits ENABLE ALWAYS TRIGGER risk_limits_cached;

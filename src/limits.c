@@ -200,7 +200,11 @@ sigmax_account_limits(int64 account_id)
 
 PG_FUNCTION_INFO_V1(sigmax_limits_changed);
 
-/* SQL: after a write to sigmax.risk_limits, drop every backend's cache at commit. */
+/*
+ * SQL sigmax._limits_changed() of version 1.0.0: drop every backend's cache at
+ * commit. The update to 1.1.0 drops the function (a trigger on
+ * sigmax.risk_limits does this now); the symbol stays for the 1.0.0 script.
+ */
 Datum
 sigmax_limits_changed(PG_FUNCTION_ARGS)
 {

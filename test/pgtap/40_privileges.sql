@@ -3,7 +3,7 @@
 -- here until this list says who may use it. (Generated from a reviewed install; edit by hand.)
 BEGIN;
 CREATE EXTENSION sigmax;
-SELECT plan(517);
+SELECT plan(513);
 
 SELECT function_privs_are('sigmax', '_apply_instrument', ARRAY['text', 'text', 'numeric', 'numeric', 'numeric', 'numeric', 'numeric', 'text', 'boolean', 'numeric']::name[], 'sigmax_admin', ARRAY[]::name[], 'sigmax_admin: _apply_instrument(text, text, numeric, numeric, numeric, numeric, numeric, text, boolean, numeric) nothing');
 SELECT function_privs_are('sigmax', '_apply_instrument', ARRAY['text', 'text', 'numeric', 'numeric', 'numeric', 'numeric', 'numeric', 'text', 'boolean', 'numeric']::name[], 'sigmax_trader', ARRAY[]::name[], 'sigmax_trader: _apply_instrument(text, text, numeric, numeric, numeric, numeric, numeric, text, boolean, numeric) nothing');
@@ -85,10 +85,6 @@ SELECT function_privs_are('sigmax', '_issue_api_key', ARRAY['text', 'text', 'big
 SELECT function_privs_are('sigmax', '_issue_api_key', ARRAY['text', 'text', 'bigint[]', 'cidr[]', 'timestamp with time zone', 'text', 'bigint']::name[], 'sigmax_trader', ARRAY[]::name[], 'sigmax_trader: _issue_api_key(text, text, bigint[], cidr[], timestamp with time zone, text, bigint) nothing');
 SELECT function_privs_are('sigmax', '_issue_api_key', ARRAY['text', 'text', 'bigint[]', 'cidr[]', 'timestamp with time zone', 'text', 'bigint']::name[], 'sigmax_auditor', ARRAY[]::name[], 'sigmax_auditor: _issue_api_key(text, text, bigint[], cidr[], timestamp with time zone, text, bigint) nothing');
 SELECT function_privs_are('sigmax', '_issue_api_key', ARRAY['text', 'text', 'bigint[]', 'cidr[]', 'timestamp with time zone', 'text', 'bigint']::name[], 'public', ARRAY[]::name[], 'public: _issue_api_key(text, text, bigint[], cidr[], timestamp with time zone, text, bigint) nothing');
-SELECT function_privs_are('sigmax', '_limits_changed', ARRAY[]::name[], 'sigmax_admin', ARRAY[]::name[], 'sigmax_admin: _limits_changed() nothing');
-SELECT function_privs_are('sigmax', '_limits_changed', ARRAY[]::name[], 'sigmax_trader', ARRAY[]::name[], 'sigmax_trader: _limits_changed() nothing');
-SELECT function_privs_are('sigmax', '_limits_changed', ARRAY[]::name[], 'sigmax_auditor', ARRAY[]::name[], 'sigmax_auditor: _limits_changed() nothing');
-SELECT function_privs_are('sigmax', '_limits_changed', ARRAY[]::name[], 'public', ARRAY[]::name[], 'public: _limits_changed() nothing');
 SELECT function_privs_are('sigmax', '_limits_loosened', ARRAY['jsonb', 'jsonb']::name[], 'sigmax_admin', ARRAY[]::name[], 'sigmax_admin: _limits_loosened(jsonb, jsonb) nothing');
 SELECT function_privs_are('sigmax', '_limits_loosened', ARRAY['jsonb', 'jsonb']::name[], 'sigmax_trader', ARRAY[]::name[], 'sigmax_trader: _limits_loosened(jsonb, jsonb) nothing');
 SELECT function_privs_are('sigmax', '_limits_loosened', ARRAY['jsonb', 'jsonb']::name[], 'sigmax_auditor', ARRAY[]::name[], 'sigmax_auditor: _limits_loosened(jsonb, jsonb) nothing');
@@ -520,7 +516,7 @@ SELECT table_privs_are('sigmax', 'venue_state', 'public', ARRAY[]::name[], 'publ
 SELECT column_privs_are('sigmax', 'api_keys', 'token_hash', 'sigmax_admin', ARRAY[]::name[], 'sigmax_admin: api_keys.token_hash nothing (the hashes stay with the owner)');
 SELECT column_privs_are('sigmax', 'api_keys', 'name', 'sigmax_admin', ARRAY['SELECT']::name[], 'sigmax_admin: api_keys.name SELECT');
 SELECT column_privs_are('sigmax', 'api_keys', 'rate_limits', 'sigmax_admin', ARRAY['SELECT']::name[], 'sigmax_admin: api_keys.rate_limits SELECT');
-SELECT is((SELECT count(*) FROM pg_proc WHERE pronamespace = 'sigmax'::regnamespace), 94::bigint, 'every sigmax function is enumerated above');
+SELECT is((SELECT count(*) FROM pg_proc WHERE pronamespace = 'sigmax'::regnamespace), 93::bigint, 'every sigmax function is enumerated above');
 SELECT is((SELECT count(*) FROM pg_class WHERE relnamespace = 'sigmax'::regnamespace AND relkind IN ('r', 'v', 'S')), 34::bigint, 'every sigmax table, view and sequence is enumerated above');
 
 SELECT * FROM finish();
