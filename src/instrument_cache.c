@@ -40,6 +40,12 @@
 /* Symbols are at most 21 bytes and venue names 32; longer keys are read, never cached. */
 #define CACHE_KEY_LEN 64
 
+/*
+ * Venue names come from instruments and from record_price's callers, which
+ * may name any venue: beyond this many a name is read, not cached.
+ */
+#define MAX_CACHED_VENUES 1024
+
 typedef struct InstrumentEntry
 {
 	char		symbol[CACHE_KEY_LEN];
@@ -195,7 +201,7 @@ sigmax_instrument(const char *symbol, SigmaxInstrument *out)
 	return true;
 }
 
-/* Whether a venue is in the reducing state (no row: active). */
+/* Whether a venue is in the reducing state (no row: active); at most MAX_CACHED_VENUES names are cached. */
 bool
 sigmax_venue_reducing(const char *exchange)
 {
@@ -222,7 +228,8 @@ sigmax_venue_reducing(const char *exchange)
 	row_lookup_end(&rl);
 	UnregisterSnapshot(snap);
 
-	if (!venues.stale && strlen(exchange) < CACHE_KEY_LEN)
+	if (!venues.stale && strlen(exchange) < CACHE_KEY_LEN &&
+		hash_get_num_entries(venues.entries) < MAX_CACHED_VENUES)
 	{
 		entry = hash_search(venues.entries, exchange, HASH_ENTER, &found);
 		entry->reducing = reducing;
