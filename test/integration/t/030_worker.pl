@@ -31,6 +31,17 @@ sub poller_pid
 		"SELECT pid FROM pg_stat_activity WHERE backend_type = 'sigmax poller'");
 }
 
+# Terminate the poller and wait for the launcher to start another; the test is named $name.
+sub restart_poller
+{
+	my ($name) = @_;
+	my $old = poller_pid();
+	sql("SELECT pg_terminate_backend($old)");
+	return ok($node->poll_query_until('sigmax',
+			"SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'sigmax poller' AND pid <> $old"),
+		$name);
+}
+
 # --- every recorded ticker ------------------------------------------------------------
 
 my %expected = (
@@ -186,11 +197,7 @@ sql(q{
 	ALTER DATABASE sigmax SET search_path = evil, pg_catalog;
 });
 {
-	my $old = poller_pid();
-	sql("SELECT pg_terminate_backend($old)");
-	ok($node->poll_query_until('sigmax',
-			"SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'sigmax poller' AND pid <> $old"),
-		'a poller started under a database search_path with an evil schema first');
+	restart_poller('a poller started under a database search_path with an evil schema first');
 	my $since = sql('SELECT now()');
 	ok($node->poll_query_until('sigmax',
 			"SELECT count(*) = 13 FROM sigmax.market_prices WHERE recorded_at > '$since'"),
@@ -307,11 +314,7 @@ ok($node->poll_query_until('sigmax', "SELECT state LIKE 'polling%' FROM sigmax.w
 
 # --- terminate, SIGTERM mid-request, SIGKILL ------------------------------------------
 
-my $pid = poller_pid();
-sql("SELECT pg_terminate_backend($pid)");
-ok($node->poll_query_until('sigmax',
-		"SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'sigmax poller' AND pid <> $pid"),
-	'pg_terminate_backend: the launcher starts a new poller');
+restart_poller('pg_terminate_backend: the launcher starts a new poller');
 
 my $launcher = sql("SELECT pid FROM pg_stat_activity WHERE backend_type = 'sigmax launcher'");
 sql("SELECT pg_terminate_backend($launcher)");
@@ -327,7 +330,7 @@ $node->append_conf('postgresql.conf', "sigmax.http_timeout = 20000\n");
 $node->reload;
 mock_control($mock, 'POST', 'fault', '{"mode": "hang"}');
 usleep(1_500_000);
-$pid = poller_pid();
+my $pid = poller_pid();
 my $t0 = time();
 sql("SELECT pg_terminate_backend($pid)");
 $node->poll_query_until('sigmax', "SELECT count(*) = 0 FROM pg_stat_activity WHERE pid = $pid");
