@@ -32,11 +32,13 @@
 #include "utils/json.h"
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
+#include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
 #include "crypto.h"
 #include "poller.h"
 #include "ledger.h"
+#include "row_lookup.h"
 #include "sigmax.h"
 
 #define TOKEN_PREFIX "sgx_"
@@ -97,7 +99,6 @@ static bool pending_set = false;
 static SubTransactionId pending_subid = InvalidSubTransactionId;	/* that authenticated */
 static bool callback_registered = false;
 static SPIPlanPtr lookup_plan = NULL;
-static SPIPlanPtr validate_plan = NULL;
 
 Size
 sigmax_auth_shmem_size(void)
@@ -658,30 +659,34 @@ bound_to_account(int64 account_id)
 }
 
 /*
- * At every call: is the bound key still valid (at the statement's time, so
- * that a long transaction cannot outlive a revocation)? A dead key leaves the
- * session refused, not unbound, until it authenticates again.
+ * At every call: is the bound key still valid (as of the latest commit and the
+ * clock now, so that a long transaction cannot outlive a revocation)? A dead
+ * key leaves the session refused, not unbound, until it authenticates again.
+ * Read through the primary key with no SPI: sigmax.check_order runs it with its
+ * caller's rights (docs/risk-checks.md).
  */
 static void
 validate_binding(void)
 {
-	Oid			types[1] = {INT8OID};
-	Datum		args[1];
 	bool		valid = false;
-	bool		isnull;
 
 	if (!bound.dead)
 	{
-		if (SPI_connect() != SPI_OK_CONNECT)
-			elog(ERROR, "sigmax: SPI_connect failed");
-		sigmax_keep_plan(&validate_plan,
-						 "SELECT count(*) = 1 FROM sigmax.api_keys k WHERE k.key_id = $1 AND k.revoked_at IS NULL "
-						 "AND (k.expires_at IS NULL OR k.expires_at > pg_catalog.clock_timestamp())", 1, types);
-		args[0] = Int64GetDatum(bound.key_id);
-		if (SPI_execute_plan(validate_plan, args, NULL, true, 1) != SPI_OK_SELECT)
-			elog(ERROR, "sigmax: reading the API keys failed");
-		valid = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-		SPI_finish();
+		Datum		key = Int64GetDatum(bound.key_id);
+		Snapshot	snap = RegisterSnapshot(GetLatestSnapshot());
+		RowLookup	rl;
+
+		row_lookup_begin(&rl, "api_keys", "api_keys_pkey", snap, 1, &key);
+		if (row_lookup_next(&rl))
+		{
+			AttrNumber	expires = row_lookup_attnum(&rl, "expires_at");
+
+			valid = row_lookup_isnull(&rl, row_lookup_attnum(&rl, "revoked_at")) &&
+				(row_lookup_isnull(&rl, expires) ||
+				 DatumGetTimestampTz(row_lookup_byval(&rl, expires, (Datum) 0)) > GetCurrentTimestamp());
+		}
+		row_lookup_end(&rl);
+		UnregisterSnapshot(snap);
 	}
 	if (!valid)
 	{

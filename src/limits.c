@@ -89,6 +89,9 @@ copy_limits(const AccountLimits *src)
 	dst->fee_bps = num_copy(src->fee_bps);
 	dst->max_drawdown_pct = num_copy(src->max_drawdown_pct);
 	dst->stop_loss_pct = num_copy(src->stop_loss_pct);
+	dst->slippage_factor_buy = num_copy(src->slippage_factor_buy);
+	dst->slippage_factor_sell = num_copy(src->slippage_factor_sell);
+	dst->fee_factor_buy = num_copy(src->fee_factor_buy);
 	return dst;
 }
 
@@ -129,7 +132,8 @@ prepare_cache(void)
  * copy in the caller's memory context. A miss reads them with the latest
  * snapshot, so a change committed before its invalidation was processed is
  * seen; what an invalidation during the read may have made stale is returned
- * but not cached. The caller is connected to SPI.
+ * but not cached. The caller is connected to SPI; the read runs as the
+ * extension's owner, since check_order calls this with its caller's rights.
  */
 AccountLimits *
 sigmax_account_limits(int64 account_id)
@@ -142,12 +146,14 @@ sigmax_account_limits(int64 account_id)
 	MemoryContext old;
 	AccountLimits fresh;
 	AccountLimits *result;
+	SigmaxOwnerScope scope;
 
 	prepare_cache();
 	entry = hash_search(limits_cache, &account_id, HASH_FIND, NULL);
 	if (entry != NULL)
 		return copy_limits(&entry->limits);
 
+	sigmax_owner_scope_begin(&scope);
 	{
 		Oid			argtypes[1] = {INT8OID};
 
@@ -161,6 +167,7 @@ sigmax_account_limits(int64 account_id)
 	if (SPI_execute_snapshot(limits_plan, &arg, NULL, GetLatestSnapshot(), InvalidSnapshot,
 							 true, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "sigmax: reading limits failed");
+	sigmax_owner_scope_end(&scope);
 	if (SPI_processed == 0)
 		return NULL;
 
@@ -184,6 +191,9 @@ sigmax_account_limits(int64 account_id)
 	fresh.stop_loss_pct = copy_numeric(tup, desc, 15);
 	fresh.stop_trailing = get_int(tup, desc, 16);
 	fresh.max_loss_streak = get_int_or(tup, desc, 17, -1);
+	fresh.slippage_factor_buy = num_bps_factor(fresh.slippage_bps, true);
+	fresh.slippage_factor_sell = num_bps_factor(fresh.slippage_bps, false);
+	fresh.fee_factor_buy = num_bps_factor(fresh.fee_bps, true);
 	SPI_freetuptable(SPI_tuptable);
 	result = copy_limits(&fresh);
 

@@ -550,6 +550,9 @@ order_load_context(const OrderRequest *req, bool dry_run, OrderContext *ctx)
 	/* The last stop-out of this position, when a cool-down applies (rare: a scan of stops). */
 	if (ctx->limits->stop_cooldown_s > 0)
 	{
+		SigmaxOwnerScope scope;
+
+		sigmax_owner_scope_begin(&scope);
 		args[1] = CStringGetTextDatum(req->symbol);
 		sigmax_keep_plan(&stop_out_plan,
 						 "SELECT max(closed_at) FROM sigmax.stops WHERE account_id = $1 AND symbol = $2 "
@@ -562,6 +565,7 @@ order_load_context(const OrderRequest *req, bool dry_run, OrderContext *ctx)
 
 			ctx->last_stop_out = isnull ? 0 : DatumGetTimestampTz(d);
 		}
+		sigmax_owner_scope_end(&scope);
 	}
 
 	load_book(req, snap, ctx);
@@ -618,10 +622,11 @@ pct_of(Numeric pct, Numeric base)
 	return num_mul(pct, base);
 }
 
-static Numeric
-bps_factor(Numeric bps, bool up)
+/* 1 + bps / 10000 (up) or 1 - bps / 10000, multiplied out: exact, where a division rounds. */
+Numeric
+num_bps_factor(Numeric bps, bool up)
 {
-	Numeric		f = num_mul(bps, NUM_BASIS_POINT());	/* exact, where a division rounds */
+	Numeric		f = num_mul(bps, NUM_BASIS_POINT());
 
 	return up ? num_add(NUM_ONE(), f) : num_sub(NUM_ONE(), f);
 }
@@ -673,7 +678,7 @@ order_decide(const OrderRequest *req, const OrderContext *ctx, bool dry_run, Ver
 		side_price = req->buy ? (ctx->ask ? ctx->ask : ctx->last) : (ctx->bid ? ctx->bid : ctx->last);
 		if (req->market)
 		{
-			v->exec_price = num_mul(side_price, bps_factor(lim->slippage_bps, req->buy));
+			v->exec_price = num_mul(side_price, req->buy ? lim->slippage_factor_buy : lim->slippage_factor_sell);
 			if (ctx->tick_size != NULL)
 				v->exec_price = round_to_tick(v->exec_price, ctx->tick_size, req->buy);
 		}
@@ -850,7 +855,8 @@ order_decide(const OrderRequest *req, const OrderContext *ctx, bool dry_run, Ver
 	}
 	if (req->buy && !v->reducing && ctx->paper && v->exec_price != NULL)
 	{
-		Numeric		cost = num_mul(num_mul(req->qty, v->exec_price), bps_factor(lim->fee_bps, true));
+		Numeric		gross = req->market ? v->notional : num_mul(req->qty, v->exec_price);
+		Numeric		cost = num_mul(gross, lim->fee_factor_buy);
 		Numeric		needed = num_add(cost, ctx->working_buy_notional);
 
 		if (num_cmp(needed, ctx->cash) > 0)

@@ -66,6 +66,10 @@ typedef struct AccountLimits
 	Numeric		stop_loss_pct;
 	int32		stop_trailing;	/* 1: stops trail the best price */
 	int32		max_loss_streak;	/* -1: no limit */
+	/* derived once per load: 1 + slippage, 1 - slippage and 1 + fee, in basis points */
+	Numeric		slippage_factor_buy;
+	Numeric		slippage_factor_sell;
+	Numeric		fee_factor_buy;
 } AccountLimits;
 
 /* Buckets of the check-latency histogram (shmem.c). */
@@ -113,6 +117,7 @@ extern Numeric num_abs(Numeric a);
 extern int	num_cmp(Numeric a, Numeric b);
 extern int	num_sign(Numeric a);
 extern Numeric num_round(Numeric a, int scale);
+extern Numeric num_bps_factor(Numeric bps, bool up);
 extern char *num_text(Numeric a);
 
 /* fills.c */

@@ -28,6 +28,7 @@ extern void row_lookup_end(RowLookup *rl);
 extern AttrNumber row_lookup_attnum(const RowLookup *rl, const char *column);
 extern Numeric row_lookup_numeric(RowLookup *rl, AttrNumber attnum);
 extern Datum row_lookup_byval(RowLookup *rl, AttrNumber attnum, Datum if_null);
+extern bool row_lookup_isnull(RowLookup *rl, AttrNumber attnum);
 extern char *row_lookup_cstring(RowLookup *rl, AttrNumber attnum);
 extern bool row_lookup_text_eq(RowLookup *rl, AttrNumber attnum, const char *s);
 

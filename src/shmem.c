@@ -242,9 +242,11 @@ load_global_state(void)
 {
 	SigmaxState state = STATE_ACTIVE;
 	int			rc;
+	SigmaxOwnerScope scope;
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "sigmax: SPI_connect failed");
+	sigmax_owner_scope_begin(&scope);
 	rc = SPI_execute("SELECT state FROM sigmax.global_state", true, 1);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "sigmax: reading sigmax.global_state failed");
@@ -254,6 +256,7 @@ load_global_state(void)
 
 		state = sigmax_state_from_text(text);
 	}
+	sigmax_owner_scope_end(&scope);
 	SPI_finish();
 	return state;
 }

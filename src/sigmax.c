@@ -18,6 +18,7 @@
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/inval.h"
 
 #include "poller.h"
@@ -87,8 +88,9 @@ sigmax_require_primary(const char *action)
 				 errhint("Run it in a read-write transaction (this one began READ ONLY, or before a promotion).")));
 }
 
-/* The transaction in which the SQL version was last found to match. */
+/* The transaction in which the SQL version was last found to match, and the extension's owner then. */
 static LocalTransactionId version_checked_lxid = InvalidLocalTransactionId;
+static Oid	extension_owner = InvalidOid;
 
 /*
  * Refuse to run against SQL objects of another version than the library's
@@ -105,6 +107,7 @@ sigmax_check_sql_version(void)
 	SysScanDesc scan;
 	HeapTuple	tup;
 	char	   *installed = NULL;
+	Oid			owner = InvalidOid;
 
 	if (MyProc != NULL && MyProc->lxid == version_checked_lxid)
 		return;
@@ -121,6 +124,7 @@ sigmax_check_sql_version(void)
 		Datum		d = heap_getattr(tup, Anum_pg_extension_extversion, RelationGetDescr(rel), &isnull);
 
 		installed = isnull ? pstrdup("") : TextDatumGetCString(d);
+		owner = ((Form_pg_extension) GETSTRUCT(tup))->extowner;
 	}
 	systable_endscan(scan);
 	table_close(rel, AccessShareLock);
@@ -132,8 +136,41 @@ sigmax_check_sql_version(void)
 						SIGMAX_VERSION, installed),
 				 errdetail("The library refuses to act on objects of another version."),
 				 errhint("Run ALTER EXTENSION sigmax UPDATE, or install the library of version %s.", installed)));
+	extension_owner = owner;
 	if (MyProc != NULL)
 		version_checked_lxid = MyProc->lxid;
+}
+
+/*
+ * Run what follows as the extension's owner with search_path pinned, as the
+ * SECURITY DEFINER functions run: for the reads through SPI (cache misses) of
+ * sigmax.check_order, which runs with its caller's rights because its common
+ * path reads only through indexes (docs/risk-checks.md). An error before
+ * sigmax_owner_scope_end is undone by the (sub)transaction's abort, as for
+ * a SECURITY DEFINER function.
+ */
+void
+sigmax_owner_scope_begin(SigmaxOwnerScope *scope)
+{
+	if (MyProc == NULL || MyProc->lxid != version_checked_lxid)
+		sigmax_check_sql_version();
+	if (!OidIsValid(extension_owner))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("extension \"sigmax\" is not installed in this database")));
+	GetUserIdAndSecContext(&scope->saved_user, &scope->saved_security_context);
+	SetUserIdAndSecContext(extension_owner, scope->saved_security_context | SECURITY_LOCAL_USERID_CHANGE);
+	scope->guc_nest_level = NewGUCNestLevel();
+	(void) set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+}
+
+/* Back to the caller's rights and search_path. */
+void
+sigmax_owner_scope_end(SigmaxOwnerScope *scope)
+{
+	AtEOXact_GUC(true, scope->guc_nest_level);
+	SetUserIdAndSecContext(scope->saved_user, scope->saved_security_context);
 }
 
 PG_FUNCTION_INFO_V1(sigmax_version);

@@ -89,6 +89,15 @@ extern uint64 sigmax_api_rate_rejections(void);
 extern bool sigmax_preloaded;
 extern void sigmax_require_preload(const char *feature);
 extern void sigmax_check_sql_version(void);
+
+typedef struct SigmaxOwnerScope
+{
+	Oid			saved_user;
+	int			saved_security_context;
+	int			guc_nest_level;
+} SigmaxOwnerScope;
+extern void sigmax_owner_scope_begin(SigmaxOwnerScope *scope);
+extern void sigmax_owner_scope_end(SigmaxOwnerScope *scope);
 extern void sigmax_require_primary(const char *action);
 extern struct _SPI_plan *sigmax_keep_plan(struct _SPI_plan **slot, const char *sql, int nargs, Oid *argtypes);
 typedef void (*SigmaxRelcacheCallback) (Oid relid);
