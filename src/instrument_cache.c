@@ -127,13 +127,12 @@ prepare_caches(void)
 static void
 copy_instrument(const SigmaxInstrument *src, SigmaxInstrument *dst)
 {
+	Numeric    *const fields[] = {&dst->tick_size, &dst->lot_size, &dst->min_qty, &dst->max_qty,
+	&dst->min_notional};
+
+	*dst = *src;
 	dst->exchange = pstrdup(src->exchange);
-	dst->tick_size = num_copy(src->tick_size);
-	dst->lot_size = num_copy(src->lot_size);
-	dst->min_qty = num_copy(src->min_qty);
-	dst->max_qty = num_copy(src->max_qty);
-	dst->min_notional = num_copy(src->min_notional);
-	dst->enabled = src->enabled;
+	num_copy_many(fields, lengthof(fields));
 }
 
 /* Read an instrument's row with the latest snapshot; false when there is none. */

@@ -78,20 +78,17 @@ copy_limits(const AccountLimits *src)
 	AccountLimits *dst = palloc(sizeof(AccountLimits));
 
 	*dst = *src;
-	dst->max_order_qty = num_copy(src->max_order_qty);
-	dst->max_order_notional = num_copy(src->max_order_notional);
-	dst->max_position_pct = num_copy(src->max_position_pct);
-	dst->max_exposure_pct = num_copy(src->max_exposure_pct);
-	dst->max_daily_loss_pct = num_copy(src->max_daily_loss_pct);
-	dst->price_collar_pct = num_copy(src->price_collar_pct);
-	dst->approval_notional = num_copy(src->approval_notional);
-	dst->slippage_bps = num_copy(src->slippage_bps);
-	dst->fee_bps = num_copy(src->fee_bps);
-	dst->max_drawdown_pct = num_copy(src->max_drawdown_pct);
-	dst->stop_loss_pct = num_copy(src->stop_loss_pct);
-	dst->slippage_factor_buy = num_copy(src->slippage_factor_buy);
-	dst->slippage_factor_sell = num_copy(src->slippage_factor_sell);
-	dst->fee_factor_buy = num_copy(src->fee_factor_buy);
+	{
+		Numeric    *const fields[] = {
+			&dst->max_order_qty, &dst->max_order_notional, &dst->max_position_pct,
+			&dst->max_exposure_pct, &dst->max_daily_loss_pct, &dst->price_collar_pct,
+			&dst->approval_notional, &dst->slippage_bps, &dst->fee_bps, &dst->max_drawdown_pct,
+			&dst->stop_loss_pct, &dst->slippage_factor_buy, &dst->slippage_factor_sell,
+			&dst->fee_factor_buy,
+		};
+
+		num_copy_many(fields, lengthof(fields));
+	}
 	return dst;
 }
 

@@ -24,7 +24,6 @@
 /* Largest quantity or price accepted as input; beyond it is 22003. */
 #define ORDER_MAX_VALUE "1000000000000000"
 
-static SPIPlanPtr account_lock_plan = NULL;
 static SPIPlanPtr stop_out_plan = NULL;
 
 /* ---- numeric helpers: exact decimal arithmetic, never binary floats ---- */
@@ -41,6 +40,41 @@ Numeric
 num_copy(Numeric a)
 {
 	return a ? DatumGetNumericCopy(NumericGetDatum(a)) : NULL;
+}
+
+/*
+ * Replace each of n numerics (NULLs stay NULL) by a copy, all in one block of
+ * CurrentMemoryContext: the caches hand out their rows this way on every
+ * order, where a palloc per field was a tenth of a check's allocations.
+ */
+void
+num_copy_many(Numeric *const *fields, int n)
+{
+	Size		total = 0;
+	char	   *block;
+
+	for (int i = 0; i < n; i++)
+	{
+		if (*fields[i] == NULL)
+			continue;
+		if (VARATT_IS_EXTENDED(*fields[i]))
+			*fields[i] = num_copy(*fields[i]);	/* short or toasted: detoast first */
+		total += MAXALIGN(VARSIZE(*fields[i]));
+	}
+	if (total == 0)
+		return;
+	block = palloc(total);
+	for (int i = 0; i < n; i++)
+	{
+		Size		size;
+
+		if (*fields[i] == NULL)
+			continue;
+		size = VARSIZE(*fields[i]);
+		memcpy(block, *fields[i], size);
+		*fields[i] = (Numeric) block;
+		block += MAXALIGN(size);
+	}
 }
 
 Numeric
@@ -511,13 +545,8 @@ order_load_context(const OrderRequest *req, bool dry_run, OrderContext *ctx)
 	args[0] = Int64GetDatum(req->account_id);
 	if (!dry_run)
 	{
-		Oid			types1[1] = {INT8OID};
-
-		sigmax_keep_plan(&account_lock_plan, "SELECT 1 FROM sigmax.accounts WHERE account_id = $1 "
-						 "FOR NO KEY UPDATE", 1, types1);
-		if (SPI_execute_plan(account_lock_plan, args, NULL, false, 1) != SPI_OK_SELECT)
-			elog(ERROR, "sigmax: locking the account failed");
-		if (SPI_processed == 0)
+		/* SELECT ... FOR NO KEY UPDATE, without its executor start-up */
+		if (!row_lookup_lock("accounts", "accounts_pkey", 1, args, LockTupleNoKeyExclusive))
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("account " INT64_FORMAT " does not exist", req->account_id)));

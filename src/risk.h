@@ -109,6 +109,7 @@ extern bool sigmax_venue_reducing(const char *exchange);
 extern Numeric num_from_cstring(const char *s);
 extern Numeric num_from_int(int64 v);
 extern Numeric num_copy(Numeric a);
+extern void num_copy_many(Numeric *const *fields, int n);
 extern Numeric num_add(Numeric a, Numeric b);
 extern Numeric num_sub(Numeric a, Numeric b);
 extern Numeric num_mul(Numeric a, Numeric b);

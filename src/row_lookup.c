@@ -13,6 +13,8 @@
 #include "access/xact.h"
 #include "catalog/namespace.h"
 #include "executor/tuptable.h"
+#include "nodes/lockoptions.h"
+#include "storage/lmgr.h"
 #include "storage/proc.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
@@ -20,6 +22,7 @@
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
+#include "utils/snapmgr.h"
 
 #include "row_lookup.h"
 #include "sigmax.h"
@@ -146,13 +149,14 @@ static Relation
 open_named(int named, bool is_index)
 {
 	NamedRelation *nr = &named_relations[named];
-	bool		held = MyProc != NULL && nr->locked_lxid == MyProc->lxid &&
+	bool		held = MyProc != NULL && LocalTransactionIdIsValid(MyProc->lxid) &&
+		nr->locked_lxid == MyProc->lxid &&
 		nr->locked_subxid == GetCurrentSubTransactionId();
 	Relation	rel = is_index ? index_open(nr->relid, held ? NoLock : AccessShareLock)
 		: table_open(nr->relid, held ? NoLock : AccessShareLock);
 
 	/* the lock may have processed an invalidation that forgot the relation's entry */
-	if (!held && MyProc != NULL && OidIsValid(nr->relid))
+	if (!held && MyProc != NULL && LocalTransactionIdIsValid(MyProc->lxid) && OidIsValid(nr->relid))
 	{
 		nr->locked_lxid = MyProc->lxid;
 		nr->locked_subxid = GetCurrentSubTransactionId();
@@ -258,6 +262,62 @@ row_lookup_text_eq(RowLookup *rl, AttrNumber attnum, const char *s)
 	if ((Pointer) t != DatumGetPointer(d))
 		pfree(t);
 	return eq;
+}
+
+/*
+ * Lock the row of sigmax.<relname> whose <indexname> key is keys, as
+ * SELECT ... FOR <mode> would, without the planner, executor or SPI: wait for
+ * a concurrent writer; under READ COMMITTED lock the row's latest version,
+ * under REPEATABLE READ or SERIALIZABLE fail with 40001 when it changed after
+ * the transaction's snapshot. False when there is no such row.
+ */
+bool
+row_lookup_lock(const char *relname, const char *indexname, int nkeys, const Datum *keys,
+				LockTupleMode mode)
+{
+	bool		xact_snapshot = IsolationUsesXactSnapshot();
+	Snapshot	snap = RegisterSnapshot(xact_snapshot ? GetTransactionSnapshot() : GetLatestSnapshot());
+	RowLookup	rl;
+	bool		locked = false;
+
+	/* the table lock of a row-locking SELECT, which EXCLUSIVE mode waits for */
+	LockRelationOid(named_relations[named_relation(relname)].relid, RowShareLock);
+	row_lookup_begin(&rl, relname, indexname, snap, nkeys, keys);
+	if (row_lookup_next(&rl))
+	{
+		ItemPointerData tid = rl.slot->tts_tid;
+		TupleTableSlot *lock_slot = table_slot_create(rl.heap, NULL);
+		TM_FailureData tmfd;
+		TM_Result	result;
+
+		result = table_tuple_lock(rl.heap, &tid, snap, lock_slot, GetCurrentCommandId(true), mode,
+								  LockWaitBlock, xact_snapshot ? 0 : TUPLE_LOCK_FLAG_FIND_LAST_VERSION,
+								  &tmfd);
+		switch (result)
+		{
+			case TM_Ok:
+				locked = true;
+				break;
+			case TM_Updated:
+			case TM_Deleted:
+				if (xact_snapshot)
+					ereport(ERROR,
+							(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+							 errmsg("could not serialize access due to concurrent update")));
+				/* READ COMMITTED follows updates: only a delete leaves no row */
+				break;
+			case TM_SelfModified:
+				/* changed by a later command of this transaction, which holds the lock */
+				locked = true;
+				break;
+			default:
+				elog(ERROR, "sigmax: unexpected result %d locking a row of %s", (int) result, relname);
+		}
+		ExecDropSingleTupleTableSlot(lock_slot);
+	}
+	row_lookup_end(&rl);
+	UnregisterSnapshot(snap);
+	return locked;
 }
 
 /* End the scan and close the relations; their locks are kept to the end of the transaction. */

@@ -6,6 +6,7 @@
 #define SIGMAX_ROW_LOOKUP_H
 
 #include "access/genam.h"
+#include "nodes/lockoptions.h"
 #include "utils/numeric.h"
 #include "utils/relcache.h"
 #include "utils/snapshot.h"
@@ -25,6 +26,8 @@ extern void row_lookup_begin(RowLookup *rl, const char *relname, const char *ind
 							 Snapshot snapshot, int nkeys, const Datum *keys);
 extern bool row_lookup_next(RowLookup *rl);
 extern void row_lookup_end(RowLookup *rl);
+extern bool row_lookup_lock(const char *relname, const char *indexname, int nkeys, const Datum *keys,
+							LockTupleMode mode);
 extern AttrNumber row_lookup_attnum(const RowLookup *rl, const char *column);
 extern Numeric row_lookup_numeric(RowLookup *rl, AttrNumber attnum);
 extern Datum row_lookup_byval(RowLookup *rl, AttrNumber attnum, Datum if_null);

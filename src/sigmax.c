@@ -113,7 +113,10 @@ sigmax_check_sql_version(void)
 		return;
 	extoid = get_extension_oid("sigmax", true);
 	if (!OidIsValid(extoid))
+	{
+		extension_owner = InvalidOid;	/* dropped: no owner to act as */
 		return;
+	}
 	rel = table_open(ExtensionRelationId, AccessShareLock);
 	ScanKeyInit(&key, Anum_pg_extension_oid, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(extoid));
 	scan = systable_beginscan(rel, ExtensionOidIndexId, true, NULL, 1, &key);

@@ -100,6 +100,22 @@ $bg->query(q{SELECT status FROM sigmax.submit_order(2, 'BTC/USDT', 'buy', 0.01)}
 like($bg->{stderr}, qr/was revoked or has expired/, 'and stays refused (not unbound) until it authenticates again');
 $bg->{stderr} = '';
 is($bg->query_safe(q{SELECT sigmax.unbind()}), 't', 'unbind forgets the key (a pool\'s reset query)');
+
+# A revocation reaches a REPEATABLE READ transaction that began before it: the key is read as
+# of the latest commit (check_order reads it, with its caller's rights, through the key's index).
+my $rr_token = $node->safe_psql('sigmax', q{SELECT sigmax.create_api_key('desk rr', 'sigmax_trader', '{1}')});
+my $rr_id = $node->safe_psql('sigmax', q{SELECT key_id FROM sigmax.api_keys WHERE name = 'desk rr'});
+$bg->query_safe(qq{SELECT authenticated FROM sigmax.authenticate('$rr_token')});
+$bg->query_safe(q{BEGIN ISOLATION LEVEL REPEATABLE READ});
+is($bg->query_safe(q{SELECT status FROM sigmax.check_order(1, 'BTC/USDT', 'buy', 0.01)}), 'filled',
+	'a bound trader checks an order in a REPEATABLE READ transaction');
+$node->safe_psql('sigmax', qq{SELECT sigmax.revoke_api_key($rr_id)});
+$bg->query(q{SELECT status FROM sigmax.check_order(1, 'BTC/USDT', 'buy', 0.01)});
+like($bg->{stderr}, qr/the session's API key $rr_id was revoked or has expired/,
+	'and is refused at its next call once the key is revoked, in the same transaction');
+$bg->{stderr} = '';
+$bg->query_safe(q{ROLLBACK});
+$bg->query_safe(q{SELECT sigmax.unbind()});
 $bg->quit;
 
 my $short = $node->safe_psql('sigmax', q{SELECT sigmax.create_api_key('short', 'sigmax_trader', '{1}', NULL, now() + interval '1 second')});
