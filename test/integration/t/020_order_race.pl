@@ -59,6 +59,21 @@ is($node->safe_psql('sigmax', qq{SELECT sum(qty) FROM sigmax.orders WHERE accoun
 is($node->safe_psql('sigmax', qq{SELECT count(*) FROM sigmax.orders WHERE account_id = $rr AND status = 'accepted'}),
 	'10', 'exactly 10 resting orders were accepted');
 
+# A REPEATABLE READ transaction whose snapshot is older than another order's fill on the
+# account places no order: locking the account's row fails with 40001, as a SELECT ... FOR
+# NO KEY UPDATE would, and the client retries.
+my $stale = $node->background_psql('sigmax', on_error_stop => 0);
+$stale->query_safe(q{BEGIN ISOLATION LEVEL REPEATABLE READ});
+$stale->query_safe(q{SELECT 1});
+is($node->safe_psql('sigmax', qq{SELECT status FROM sigmax.submit_order($rr, 'BTC/USDT', 'sell', 0.01)}),
+	'filled', 'another session fills an order on the account (its cash changes)');
+$stale->query(qq{SELECT status FROM sigmax.submit_order($rr, 'BTC/USDT', 'sell', 0.01)});
+like($stale->{stderr}, qr/could not serialize access due to concurrent update/,
+	'an order from a REPEATABLE READ snapshot older than that fill fails with a serialization error');
+$stale->{stderr} = '';
+$stale->query_safe('ROLLBACK');
+$stale->quit;
+
 # Resting orders from many sessions race a kill switch: none stays working.
 $node->safe_psql('sigmax', q{
 	SELECT sigmax.create_account('rest', 1000000);
