@@ -19,6 +19,7 @@ OBJS = \
 	src/instrument_cache.o \
 	src/order_check.o \
 	src/row_lookup.o \
+	src/row_checks.o \
 	src/orders.o \
 	src/fills.o \
 	src/prices.o \

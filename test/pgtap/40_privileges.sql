@@ -3,8 +3,12 @@
 -- here until this list says who may use it. (Generated from a reviewed install; edit by hand.)
 BEGIN;
 CREATE EXTENSION sigmax;
-SELECT plan(513);
+SELECT plan(529);
 
+SELECT function_privs_are('sigmax', '_accounts_row_valid', ARRAY['text', 'text', 'text', 'numeric', 'text']::name[], 'sigmax_admin', ARRAY[]::name[], 'sigmax_admin: _accounts_row_valid(text, text, text, numeric, text) nothing');
+SELECT function_privs_are('sigmax', '_accounts_row_valid', ARRAY['text', 'text', 'text', 'numeric', 'text']::name[], 'sigmax_trader', ARRAY[]::name[], 'sigmax_trader: _accounts_row_valid(text, text, text, numeric, text) nothing');
+SELECT function_privs_are('sigmax', '_accounts_row_valid', ARRAY['text', 'text', 'text', 'numeric', 'text']::name[], 'sigmax_auditor', ARRAY[]::name[], 'sigmax_auditor: _accounts_row_valid(text, text, text, numeric, text) nothing');
+SELECT function_privs_are('sigmax', '_accounts_row_valid', ARRAY['text', 'text', 'text', 'numeric', 'text']::name[], 'public', ARRAY[]::name[], 'public: _accounts_row_valid(text, text, text, numeric, text) nothing');
 SELECT function_privs_are('sigmax', '_apply_instrument', ARRAY['text', 'text', 'numeric', 'numeric', 'numeric', 'numeric', 'numeric', 'text', 'boolean', 'numeric']::name[], 'sigmax_admin', ARRAY[]::name[], 'sigmax_admin: _apply_instrument(text, text, numeric, numeric, numeric, numeric, numeric, text, boolean, numeric) nothing');
 SELECT function_privs_are('sigmax', '_apply_instrument', ARRAY['text', 'text', 'numeric', 'numeric', 'numeric', 'numeric', 'numeric', 'text', 'boolean', 'numeric']::name[], 'sigmax_trader', ARRAY[]::name[], 'sigmax_trader: _apply_instrument(text, text, numeric, numeric, numeric, numeric, numeric, text, boolean, numeric) nothing');
 SELECT function_privs_are('sigmax', '_apply_instrument', ARRAY['text', 'text', 'numeric', 'numeric', 'numeric', 'numeric', 'numeric', 'text', 'boolean', 'numeric']::name[], 'sigmax_auditor', ARRAY[]::name[], 'sigmax_auditor: _apply_instrument(text, text, numeric, numeric, numeric, numeric, numeric, text, boolean, numeric) nothing');
@@ -33,6 +37,10 @@ SELECT function_privs_are('sigmax', '_approve_order', ARRAY['bigint']::name[], '
 SELECT function_privs_are('sigmax', '_approve_order', ARRAY['bigint']::name[], 'sigmax_trader', ARRAY[]::name[], 'sigmax_trader: _approve_order(bigint) nothing');
 SELECT function_privs_are('sigmax', '_approve_order', ARRAY['bigint']::name[], 'sigmax_auditor', ARRAY[]::name[], 'sigmax_auditor: _approve_order(bigint) nothing');
 SELECT function_privs_are('sigmax', '_approve_order', ARRAY['bigint']::name[], 'public', ARRAY[]::name[], 'public: _approve_order(bigint) nothing');
+SELECT function_privs_are('sigmax', '_audit_log_row_valid', ARRAY['bigint', 'jsonb', 'bytea', 'bytea']::name[], 'sigmax_admin', ARRAY[]::name[], 'sigmax_admin: _audit_log_row_valid(bigint, jsonb, bytea, bytea) nothing');
+SELECT function_privs_are('sigmax', '_audit_log_row_valid', ARRAY['bigint', 'jsonb', 'bytea', 'bytea']::name[], 'sigmax_trader', ARRAY[]::name[], 'sigmax_trader: _audit_log_row_valid(bigint, jsonb, bytea, bytea) nothing');
+SELECT function_privs_are('sigmax', '_audit_log_row_valid', ARRAY['bigint', 'jsonb', 'bytea', 'bytea']::name[], 'sigmax_auditor', ARRAY[]::name[], 'sigmax_auditor: _audit_log_row_valid(bigint, jsonb, bytea, bytea) nothing');
+SELECT function_privs_are('sigmax', '_audit_log_row_valid', ARRAY['bigint', 'jsonb', 'bytea', 'bytea']::name[], 'public', ARRAY[]::name[], 'public: _audit_log_row_valid(bigint, jsonb, bytea, bytea) nothing');
 SELECT function_privs_are('sigmax', '_audit_write', ARRAY['text', 'text', 'jsonb']::name[], 'sigmax_admin', ARRAY[]::name[], 'sigmax_admin: _audit_write(text, text, jsonb) nothing');
 SELECT function_privs_are('sigmax', '_audit_write', ARRAY['text', 'text', 'jsonb']::name[], 'sigmax_trader', ARRAY[]::name[], 'sigmax_trader: _audit_write(text, text, jsonb) nothing');
 SELECT function_privs_are('sigmax', '_audit_write', ARRAY['text', 'text', 'jsonb']::name[], 'sigmax_auditor', ARRAY[]::name[], 'sigmax_auditor: _audit_write(text, text, jsonb) nothing');
@@ -77,6 +85,10 @@ SELECT function_privs_are('sigmax', '_fill_order', ARRAY['bigint', 'numeric']::n
 SELECT function_privs_are('sigmax', '_fill_order', ARRAY['bigint', 'numeric']::name[], 'sigmax_trader', ARRAY[]::name[], 'sigmax_trader: _fill_order(bigint, numeric) nothing');
 SELECT function_privs_are('sigmax', '_fill_order', ARRAY['bigint', 'numeric']::name[], 'sigmax_auditor', ARRAY[]::name[], 'sigmax_auditor: _fill_order(bigint, numeric) nothing');
 SELECT function_privs_are('sigmax', '_fill_order', ARRAY['bigint', 'numeric']::name[], 'public', ARRAY[]::name[], 'public: _fill_order(bigint, numeric) nothing');
+SELECT function_privs_are('sigmax', '_fills_row_valid', ARRAY['text', 'numeric', 'numeric']::name[], 'sigmax_admin', ARRAY[]::name[], 'sigmax_admin: _fills_row_valid(text, numeric, numeric) nothing');
+SELECT function_privs_are('sigmax', '_fills_row_valid', ARRAY['text', 'numeric', 'numeric']::name[], 'sigmax_trader', ARRAY[]::name[], 'sigmax_trader: _fills_row_valid(text, numeric, numeric) nothing');
+SELECT function_privs_are('sigmax', '_fills_row_valid', ARRAY['text', 'numeric', 'numeric']::name[], 'sigmax_auditor', ARRAY[]::name[], 'sigmax_auditor: _fills_row_valid(text, numeric, numeric) nothing');
+SELECT function_privs_are('sigmax', '_fills_row_valid', ARRAY['text', 'numeric', 'numeric']::name[], 'public', ARRAY[]::name[], 'public: _fills_row_valid(text, numeric, numeric) nothing');
 SELECT function_privs_are('sigmax', '_global_state', ARRAY[]::name[], 'sigmax_admin', ARRAY[]::name[], 'sigmax_admin: _global_state() nothing');
 SELECT function_privs_are('sigmax', '_global_state', ARRAY[]::name[], 'sigmax_trader', ARRAY[]::name[], 'sigmax_trader: _global_state() nothing');
 SELECT function_privs_are('sigmax', '_global_state', ARRAY[]::name[], 'sigmax_auditor', ARRAY[]::name[], 'sigmax_auditor: _global_state() nothing');
@@ -105,6 +117,10 @@ SELECT function_privs_are('sigmax', '_order_path_lock', ARRAY[]::name[], 'sigmax
 SELECT function_privs_are('sigmax', '_order_path_lock', ARRAY[]::name[], 'sigmax_trader', ARRAY[]::name[], 'sigmax_trader: _order_path_lock() nothing');
 SELECT function_privs_are('sigmax', '_order_path_lock', ARRAY[]::name[], 'sigmax_auditor', ARRAY[]::name[], 'sigmax_auditor: _order_path_lock() nothing');
 SELECT function_privs_are('sigmax', '_order_path_lock', ARRAY[]::name[], 'public', ARRAY[]::name[], 'public: _order_path_lock() nothing');
+SELECT function_privs_are('sigmax', '_orders_row_valid', ARRAY['text', 'text', 'numeric', 'numeric', 'text']::name[], 'sigmax_admin', ARRAY[]::name[], 'sigmax_admin: _orders_row_valid(text, text, numeric, numeric, text) nothing');
+SELECT function_privs_are('sigmax', '_orders_row_valid', ARRAY['text', 'text', 'numeric', 'numeric', 'text']::name[], 'sigmax_trader', ARRAY[]::name[], 'sigmax_trader: _orders_row_valid(text, text, numeric, numeric, text) nothing');
+SELECT function_privs_are('sigmax', '_orders_row_valid', ARRAY['text', 'text', 'numeric', 'numeric', 'text']::name[], 'sigmax_auditor', ARRAY[]::name[], 'sigmax_auditor: _orders_row_valid(text, text, numeric, numeric, text) nothing');
+SELECT function_privs_are('sigmax', '_orders_row_valid', ARRAY['text', 'text', 'numeric', 'numeric', 'text']::name[], 'public', ARRAY[]::name[], 'public: _orders_row_valid(text, text, numeric, numeric, text) nothing');
 SELECT function_privs_are('sigmax', '_poll_url_ok', ARRAY['text']::name[], 'sigmax_admin', ARRAY[]::name[], 'sigmax_admin: _poll_url_ok(text) nothing');
 SELECT function_privs_are('sigmax', '_poll_url_ok', ARRAY['text']::name[], 'sigmax_trader', ARRAY[]::name[], 'sigmax_trader: _poll_url_ok(text) nothing');
 SELECT function_privs_are('sigmax', '_poll_url_ok', ARRAY['text']::name[], 'sigmax_auditor', ARRAY[]::name[], 'sigmax_auditor: _poll_url_ok(text) nothing');
@@ -516,7 +532,7 @@ SELECT table_privs_are('sigmax', 'venue_state', 'public', ARRAY[]::name[], 'publ
 SELECT column_privs_are('sigmax', 'api_keys', 'token_hash', 'sigmax_admin', ARRAY[]::name[], 'sigmax_admin: api_keys.token_hash nothing (the hashes stay with the owner)');
 SELECT column_privs_are('sigmax', 'api_keys', 'name', 'sigmax_admin', ARRAY['SELECT']::name[], 'sigmax_admin: api_keys.name SELECT');
 SELECT column_privs_are('sigmax', 'api_keys', 'rate_limits', 'sigmax_admin', ARRAY['SELECT']::name[], 'sigmax_admin: api_keys.rate_limits SELECT');
-SELECT is((SELECT count(*) FROM pg_proc WHERE pronamespace = 'sigmax'::regnamespace), 93::bigint, 'every sigmax function is enumerated above');
+SELECT is((SELECT count(*) FROM pg_proc WHERE pronamespace = 'sigmax'::regnamespace), 97::bigint, 'every sigmax function is enumerated above');
 SELECT is((SELECT count(*) FROM pg_class WHERE relnamespace = 'sigmax'::regnamespace AND relkind IN ('r', 'v', 'S')), 34::bigint, 'every sigmax table, view and sequence is enumerated above');
 
 SELECT * FROM finish();
