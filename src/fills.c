@@ -15,7 +15,6 @@
 #include "row_lookup.h"
 #include "sigmax.h"
 
-static SPIPlanPtr position_plan = NULL;
 static SPIPlanPtr upsert_plan = NULL;
 static SPIPlanPtr cash_plan = NULL;
 static SPIPlanPtr fill_plan = NULL;
@@ -260,7 +259,6 @@ void
 sigmax_apply_fill(int64 order_id, int64 account_id, const char *symbol, bool buy,
 				  Numeric qty, Numeric price, Numeric fee, bool order_recorded)
 {
-	Oid			pos_types[2] = {INT8OID, TEXTOID};
 	Oid			up_types[6] = {INT8OID, TEXTOID, NUMERICOID, NUMERICOID, NUMERICOID, NUMERICOID};
 	Oid			cash_types[2] = {INT8OID, NUMERICOID};
 	Oid			fill_types[8] = {INT8OID, INT8OID, TEXTOID, TEXTOID, NUMERICOID, NUMERICOID, NUMERICOID, NUMERICOID};
@@ -280,8 +278,6 @@ sigmax_apply_fill(int64 order_id, int64 account_id, const char *symbol, bool buy
 	int64		fill_id;
 	bool		isnull;
 
-	sigmax_keep_plan(&position_plan, "SELECT qty, avg_price, realized_pnl, trade_pnl FROM sigmax.positions "
-		 "WHERE account_id = $1 AND symbol = $2 FOR UPDATE", 2, pos_types);
 	sigmax_keep_plan(&upsert_plan, "INSERT INTO sigmax.positions (account_id, symbol, qty, avg_price, realized_pnl, trade_pnl) "
 		 "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (account_id, symbol) DO UPDATE "
 		 "SET qty = EXCLUDED.qty, avg_price = EXCLUDED.avg_price, "
@@ -295,17 +291,18 @@ sigmax_apply_fill(int64 order_id, int64 account_id, const char *symbol, bool buy
 
 	args[0] = Int64GetDatum(account_id);
 	args[1] = CStringGetTextDatum(symbol);
-	if (SPI_execute_plan(position_plan, args, NULL, false, 1) != SPI_OK_SELECT)
-		elog(ERROR, "sigmax: reading the position failed");
-	if (SPI_processed == 1)
 	{
-		Datum		d;
+		/* SELECT ... FOR UPDATE of the position, without its executor start-up */
+		RowLookup	rl;
 
-		old_qty = DatumGetNumericCopy(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
-		avg = isnull ? NULL : DatumGetNumericCopy(d);
-		realized = DatumGetNumericCopy(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull));
-		trade_pnl = DatumGetNumericCopy(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 4, &isnull));
+		if (row_lookup_lock(&rl, "positions", "positions_pkey", 2, args, LockTupleExclusive))
+		{
+			old_qty = row_lookup_numeric(&rl, row_lookup_attnum(&rl, "qty"));
+			avg = row_lookup_numeric(&rl, row_lookup_attnum(&rl, "avg_price"));
+			realized = row_lookup_numeric(&rl, row_lookup_attnum(&rl, "realized_pnl"));
+			trade_pnl = row_lookup_numeric(&rl, row_lookup_attnum(&rl, "trade_pnl"));
+		}
+		row_lookup_end(&rl);
 	}
 
 	new_qty = num_add(old_qty, signed_qty);

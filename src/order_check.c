@@ -546,7 +546,9 @@ order_load_context(const OrderRequest *req, bool dry_run, OrderContext *ctx)
 	if (!dry_run)
 	{
 		/* SELECT ... FOR NO KEY UPDATE, without its executor start-up */
-		if (!row_lookup_lock("accounts", "accounts_pkey", 1, args, LockTupleNoKeyExclusive))
+		found = row_lookup_lock(&rl, "accounts", "accounts_pkey", 1, args, LockTupleNoKeyExclusive);
+		row_lookup_end(&rl);
+		if (!found)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("account " INT64_FORMAT " does not exist", req->account_id)));

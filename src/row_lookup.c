@@ -194,6 +194,7 @@ row_lookup_begin(RowLookup *rl, const char *relname, const char *indexname,
 							   rl->index->rd_indcollation[i], eqproc, keys[i]);
 	}
 	rl->slot = table_slot_create(rl->heap, NULL);
+	rl->registered = NULL;
 	rl->scan = index_beginscan(rl->heap, rl->index, snapshot, nkeys, 0);
 	index_rescan(rl->scan, scankeys, nkeys, NULL, 0);
 }
@@ -269,55 +270,53 @@ row_lookup_text_eq(RowLookup *rl, AttrNumber attnum, const char *s)
  * SELECT ... FOR <mode> would, without the planner, executor or SPI: wait for
  * a concurrent writer; under READ COMMITTED lock the row's latest version,
  * under REPEATABLE READ or SERIALIZABLE fail with 40001 when it changed after
- * the transaction's snapshot. False when there is no such row.
+ * the transaction's snapshot. True with the locked version in rl->slot, for
+ * the row_lookup_* readers; false when there is no such row. Either way the
+ * caller ends with row_lookup_end.
  */
 bool
-row_lookup_lock(const char *relname, const char *indexname, int nkeys, const Datum *keys,
-				LockTupleMode mode)
+row_lookup_lock(RowLookup *rl, const char *relname, const char *indexname, int nkeys,
+				const Datum *keys, LockTupleMode mode)
 {
 	bool		xact_snapshot = IsolationUsesXactSnapshot();
 	Snapshot	snap = RegisterSnapshot(xact_snapshot ? GetTransactionSnapshot() : GetLatestSnapshot());
-	RowLookup	rl;
-	bool		locked = false;
+	TupleTableSlot *lock_slot;
+	ItemPointerData tid;
+	TM_FailureData tmfd;
+	TM_Result	result;
 
 	/* the table lock of a row-locking SELECT, which EXCLUSIVE mode waits for */
 	LockRelationOid(named_relations[named_relation(relname)].relid, RowShareLock);
-	row_lookup_begin(&rl, relname, indexname, snap, nkeys, keys);
-	if (row_lookup_next(&rl))
-	{
-		ItemPointerData tid = rl.slot->tts_tid;
-		TupleTableSlot *lock_slot = table_slot_create(rl.heap, NULL);
-		TM_FailureData tmfd;
-		TM_Result	result;
+	row_lookup_begin(rl, relname, indexname, snap, nkeys, keys);
+	rl->registered = snap;
+	if (!row_lookup_next(rl))
+		return false;
 
-		result = table_tuple_lock(rl.heap, &tid, snap, lock_slot, GetCurrentCommandId(true), mode,
-								  LockWaitBlock, xact_snapshot ? 0 : TUPLE_LOCK_FLAG_FIND_LAST_VERSION,
-								  &tmfd);
-		switch (result)
-		{
-			case TM_Ok:
-				locked = true;
-				break;
-			case TM_Updated:
-			case TM_Deleted:
-				if (xact_snapshot)
-					ereport(ERROR,
-							(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
-							 errmsg("could not serialize access due to concurrent update")));
-				/* READ COMMITTED follows updates: only a delete leaves no row */
-				break;
-			case TM_SelfModified:
-				/* changed by a later command of this transaction, which holds the lock */
-				locked = true;
-				break;
-			default:
-				elog(ERROR, "sigmax: unexpected result %d locking a row of %s", (int) result, relname);
-		}
-		ExecDropSingleTupleTableSlot(lock_slot);
+	tid = rl->slot->tts_tid;	/* table_tuple_lock moves it along an update chain */
+	lock_slot = table_slot_create(rl->heap, NULL);
+	result = table_tuple_lock(rl->heap, &tid, snap, lock_slot, GetCurrentCommandId(true),
+							  mode, LockWaitBlock, xact_snapshot ? 0 : TUPLE_LOCK_FLAG_FIND_LAST_VERSION,
+							  &tmfd);
+	/* from here the slot is the locked version (or the one that could not be) */
+	ExecDropSingleTupleTableSlot(rl->slot);
+	rl->slot = lock_slot;
+	switch (result)
+	{
+		case TM_Ok:
+			return true;
+		case TM_Updated:
+		case TM_Deleted:
+			if (xact_snapshot)
+				ereport(ERROR,
+						(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+						 errmsg("could not serialize access due to concurrent update")));
+			/* READ COMMITTED follows updates: only a delete leaves no row */
+			return false;
+		default:
+			/* TM_SelfModified: sigmax's statements see each other's changes (SPI increments the command) */
+			elog(ERROR, "sigmax: unexpected result %d locking a row of %s", (int) result, relname);
 	}
-	row_lookup_end(&rl);
-	UnregisterSnapshot(snap);
-	return locked;
+	return false;				/* keep the compiler quiet */
 }
 
 /* End the scan and close the relations; their locks are kept to the end of the transaction. */
@@ -328,4 +327,6 @@ row_lookup_end(RowLookup *rl)
 	ExecDropSingleTupleTableSlot(rl->slot);
 	index_close(rl->index, NoLock);
 	table_close(rl->heap, NoLock);
+	if (rl->registered != NULL)
+		UnregisterSnapshot(rl->registered);
 }

@@ -20,14 +20,15 @@ typedef struct RowLookup
 	Relation	index;
 	IndexScanDesc scan;
 	struct TupleTableSlot *slot;
+	Snapshot	registered;		/* row_lookup_lock's own snapshot, released at the end */
 } RowLookup;
 
 extern void row_lookup_begin(RowLookup *rl, const char *relname, const char *indexname,
 							 Snapshot snapshot, int nkeys, const Datum *keys);
 extern bool row_lookup_next(RowLookup *rl);
 extern void row_lookup_end(RowLookup *rl);
-extern bool row_lookup_lock(const char *relname, const char *indexname, int nkeys, const Datum *keys,
-							LockTupleMode mode);
+extern bool row_lookup_lock(RowLookup *rl, const char *relname, const char *indexname, int nkeys,
+							const Datum *keys, LockTupleMode mode);
 extern AttrNumber row_lookup_attnum(const RowLookup *rl, const char *column);
 extern Numeric row_lookup_numeric(RowLookup *rl, AttrNumber attnum);
 extern Datum row_lookup_byval(RowLookup *rl, AttrNumber attnum, Datum if_null);
