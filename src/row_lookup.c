@@ -279,14 +279,20 @@ row_lookup_lock(RowLookup *rl, const char *relname, const char *indexname, int n
 				const Datum *keys, LockTupleMode mode)
 {
 	bool		xact_snapshot = IsolationUsesXactSnapshot();
-	Snapshot	snap = RegisterSnapshot(xact_snapshot ? GetTransactionSnapshot() : GetLatestSnapshot());
+	Snapshot	snap;
 	TupleTableSlot *lock_slot;
 	ItemPointerData tid;
 	TM_FailureData tmfd;
 	TM_Result	result;
 
-	/* the table lock of a row-locking SELECT, which EXCLUSIVE mode waits for */
+	/*
+	 * As an SPI statement would, see what the statements before this one
+	 * wrote (nothing happens when none did); then take the table lock of a
+	 * row-locking SELECT, which EXCLUSIVE mode waits for.
+	 */
+	CommandCounterIncrement();
 	LockRelationOid(named_relations[named_relation(relname)].relid, RowShareLock);
+	snap = RegisterSnapshot(xact_snapshot ? GetTransactionSnapshot() : GetLatestSnapshot());
 	row_lookup_begin(rl, relname, indexname, snap, nkeys, keys);
 	rl->registered = snap;
 	if (!row_lookup_next(rl))
@@ -295,27 +301,39 @@ row_lookup_lock(RowLookup *rl, const char *relname, const char *indexname, int n
 	tid = rl->slot->tts_tid;	/* table_tuple_lock moves it along an update chain */
 	lock_slot = table_slot_create(rl->heap, NULL);
 	result = table_tuple_lock(rl->heap, &tid, snap, lock_slot, GetCurrentCommandId(true),
-							  mode, LockWaitBlock, xact_snapshot ? 0 : TUPLE_LOCK_FLAG_FIND_LAST_VERSION,
+							  mode, LockWaitBlock,
+							  TUPLE_LOCK_FLAG_LOCK_UPDATE_IN_PROGRESS |
+							  (xact_snapshot ? 0 : TUPLE_LOCK_FLAG_FIND_LAST_VERSION),
 							  &tmfd);
 	/* from here the slot is the locked version (or the one that could not be) */
 	ExecDropSingleTupleTableSlot(rl->slot);
 	rl->slot = lock_slot;
+	/*
+	 * Under READ COMMITTED the lock follows updates to the latest version; a
+	 * row's key is never updated by sigmax, so that version is still the
+	 * row asked for (the executor would check it again with EvalPlanQual).
+	 */
 	switch (result)
 	{
 		case TM_Ok:
 			return true;
 		case TM_Updated:
-		case TM_Deleted:
 			if (xact_snapshot)
 				ereport(ERROR,
 						(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
 						 errmsg("could not serialize access due to concurrent update")));
-			/* READ COMMITTED follows updates: only a delete leaves no row */
+			break;				/* cannot happen when following updates */
+		case TM_Deleted:
+			if (xact_snapshot)
+				ereport(ERROR,
+						(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+						 errmsg("could not serialize access due to concurrent delete")));
 			return false;
 		default:
-			/* TM_SelfModified: sigmax's statements see each other's changes (SPI increments the command) */
-			elog(ERROR, "sigmax: unexpected result %d locking a row of %s", (int) result, relname);
+			/* TM_SelfModified: not after CommandCounterIncrement */
+			break;
 	}
+	elog(ERROR, "sigmax: unexpected result %d locking a row of %s", (int) result, relname);
 	return false;				/* keep the compiler quiet */
 }
 

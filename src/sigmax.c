@@ -92,6 +92,33 @@ sigmax_require_primary(const char *action)
 static LocalTransactionId version_checked_lxid = InvalidLocalTransactionId;
 static Oid	extension_owner = InvalidOid;
 
+/* The version in sigmax's row of pg_extension with that OID, and its owner; NULL when there is none. */
+static char *
+extension_row_version(Oid extoid, Oid *owner)
+{
+	Relation	rel = table_open(ExtensionRelationId, AccessShareLock);
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tup;
+	char	   *installed = NULL;
+
+	ScanKeyInit(&key, Anum_pg_extension_oid, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(extoid));
+	scan = systable_beginscan(rel, ExtensionOidIndexId, true, NULL, 1, &key);
+	tup = systable_getnext(scan);
+	if (HeapTupleIsValid(tup) &&
+		strcmp(NameStr(((Form_pg_extension) GETSTRUCT(tup))->extname), "sigmax") == 0)
+	{
+		bool		isnull;
+		Datum		d = heap_getattr(tup, Anum_pg_extension_extversion, RelationGetDescr(rel), &isnull);
+
+		installed = isnull ? pstrdup("") : TextDatumGetCString(d);
+		*owner = ((Form_pg_extension) GETSTRUCT(tup))->extowner;
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	return installed;
+}
+
 /*
  * Refuse to run against SQL objects of another version than the library's
  * (after installing a new library without ALTER EXTENSION UPDATE, or the
@@ -101,36 +128,28 @@ static Oid	extension_owner = InvalidOid;
 void
 sigmax_check_sql_version(void)
 {
-	Oid			extoid;
-	Relation	rel;
-	ScanKeyData key;
-	SysScanDesc scan;
-	HeapTuple	tup;
+	/* sigmax's row in pg_extension, looked up by name once: a second catalog scan per transaction */
+	static Oid	known_extoid = InvalidOid;
 	char	   *installed = NULL;
 	Oid			owner = InvalidOid;
 
 	if (MyProc != NULL && MyProc->lxid == version_checked_lxid)
 		return;
-	extoid = get_extension_oid("sigmax", true);
-	if (!OidIsValid(extoid))
+	if (OidIsValid(known_extoid))
+		installed = extension_row_version(known_extoid, &owner);
+	if (installed == NULL)
 	{
+		/* first call, or the extension was dropped (and perhaps created again) */
+		known_extoid = get_extension_oid("sigmax", true);
+		if (OidIsValid(known_extoid))
+			installed = extension_row_version(known_extoid, &owner);
+	}
+	if (installed == NULL)
+	{
+		known_extoid = InvalidOid;
 		extension_owner = InvalidOid;	/* dropped: no owner to act as */
 		return;
 	}
-	rel = table_open(ExtensionRelationId, AccessShareLock);
-	ScanKeyInit(&key, Anum_pg_extension_oid, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(extoid));
-	scan = systable_beginscan(rel, ExtensionOidIndexId, true, NULL, 1, &key);
-	tup = systable_getnext(scan);
-	if (HeapTupleIsValid(tup))
-	{
-		bool		isnull;
-		Datum		d = heap_getattr(tup, Anum_pg_extension_extversion, RelationGetDescr(rel), &isnull);
-
-		installed = isnull ? pstrdup("") : TextDatumGetCString(d);
-		owner = ((Form_pg_extension) GETSTRUCT(tup))->extowner;
-	}
-	systable_endscan(scan);
-	table_close(rel, AccessShareLock);
 
 	if (installed != NULL && strcmp(installed, SIGMAX_VERSION) != 0)
 		ereport(ERROR,
