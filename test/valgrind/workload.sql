@@ -37,6 +37,20 @@ SELECT * FROM sigmax.check_order(2, 'BTC/USDT', 'buy', 1);
 
 SELECT count(*) FROM generate_series(1, 300) g, LATERAL sigmax.check_order(1 + g % 1, 'BTC/USDT', 'sell', 0.001);
 
+SELECT sigmax.create_account('vg cool', 1000);
+
+SELECT sigmax.set_limits(3, '{"stop_cooldown_s": 60}');
+
+SET ROLE sigmax_trader;
+
+SELECT * FROM sigmax.check_order(3, 'BTC/USDT', 'buy', 0.01);
+
+RESET ROLE;
+
+UPDATE sigmax.accounts SET base_currency = 'usdt' WHERE account_id = 3;
+
+SELECT sigmax._audit_log_row_valid(1, '[]', sha256('a'), sha256('b')), sigmax._accounts_row_valid(repeat('é', 100), 'U1', 'live', 1, 'halted');
+
 SELECT sigmax.add_instrument('BTC/USDT', 'binance', tick_size => 0.01, lot_size => 0.0001, min_notional => 10, enabled => false);
 
 SELECT * FROM sigmax.check_order(1, 'BTC/USDT', 'buy', 0.01);
