@@ -1826,6 +1826,10 @@ ALTER TABLE sigmax.instruments ENABLE ALWAYS TRIGGER instruments_cached;
 ALTER TABLE sigmax.venue_state ENABLE ALWAYS TRIGGER venue_state_cached;
 ALTER TABLE sigmax.venue_state ENABLE ALWAYS TRIGGER venue_state_cached_state;
 ALTER TABLE sigmax.venue_state ENABLE ALWAYS TRIGGER venue_state_cached_truncate;
+-- and the poller reloads what it polls after such a write, as after any other
+ALTER TABLE sigmax.exchanges ENABLE ALWAYS TRIGGER poller_config_changed;
+ALTER TABLE sigmax.price_feeds ENABLE ALWAYS TRIGGER poller_config_changed;
+ALTER TABLE sigmax.instruments ENABLE ALWAYS TRIGGER poller_config_changed;
 
 -- The ledger refuses UPDATE, DELETE and TRUNCATE also under session_replication_role =
 -- replica, which skips ordinary triggers: a superuser must now disable the triggers (DDL,

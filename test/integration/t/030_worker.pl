@@ -297,6 +297,20 @@ ok($node->poll_query_until('sigmax',
 sql("DELETE FROM sigmax.exchanges WHERE name = 'tlsokx'");
 stop_mock_exchange($tls);
 
+# --- a write under session_replication_role = replica (logical replication's apply) ---
+
+my $polled = qr/^polling (\d+) symbols/;
+my ($symbols_before) = sql('SELECT state FROM sigmax.worker_state()') =~ $polled;
+sql(q{SET session_replication_role = replica;
+	DELETE FROM sigmax.price_feeds WHERE exchange = 'gemini' AND symbol = 'USDC/USD'});
+ok($node->poll_query_until('sigmax',
+		"SELECT state LIKE 'polling " . ($symbols_before - 1) . " symbols %' FROM sigmax.worker_state()"),
+	'a feed deleted under session_replication_role = replica: the poller reloads and drops it');
+sql("SELECT sigmax.add_price_feed('gemini', 'USDC/USD')");
+ok($node->poll_query_until('sigmax',
+		"SELECT state LIKE 'polling $symbols_before symbols %' FROM sigmax.worker_state()"),
+	'added again: polled again');
+
 # --- settings reloads: off and on again ---------------------------------------------
 
 $node->append_conf('postgresql.conf', "sigmax.worker_enabled = off\n");
