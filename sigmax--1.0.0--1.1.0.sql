@@ -6,7 +6,8 @@
 
 CREATE FUNCTION sigmax.audit_checkpoint_verifies()
 RETURNS boolean
-LANGUAGE c STABLE
+LANGUAGE c STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'sigmax_checkpoint_verifies';
 
 COMMENT ON FUNCTION sigmax.audit_checkpoint_verifies() IS
@@ -59,6 +60,9 @@ SELECT 5, 'ledger', 'last checkpoint',
           FROM sigmax.audit_checkpoints c)
 ) s
 ORDER BY sort, name;
+
+-- 1.0.0's view was its only caller; it ran its statements with its caller's search_path
+DROP FUNCTION sigmax._checkpoint_verifies();
 
 /*
  * Metrics in the Prometheus text exposition format (version 0.0.4), for

@@ -100,5 +100,17 @@ SELECT sigmax.audit_append('x', '{"sha256": "9f86d081884c7d659a2feaa0c55ad015a3b
   "price": "73369.84000000", "at": "user@host is not an address"}') > 0 AS accepted;
 SELECT count(*) AS entries FROM sigmax.audit_log;
 
+-- every statement sigmax runs through SPI runs under search_path = pg_catalog, pg_temp
+-- (its SQL resolves operators through it); an internal function reached under another
+-- search_path refuses before it runs one
+SET search_path = public, pg_catalog;
+SELECT sigmax._audit_write('system', 'regress.unpinned', '{}');
+SET search_path = pg_catalog, pg_temp;
+SELECT sigmax._audit_write('system', 'regress.pinned', '{}') IS NOT NULL AS written;
+SET search_path = "pg_catalog",pg_temp;
+SELECT sigmax._audit_write('system', 'regress.pinned', '{}') IS NOT NULL AS written_too;
+RESET search_path;
+SELECT action FROM sigmax.audit_log WHERE action LIKE 'regress.%' ORDER BY seq;
+
 DROP EXTENSION sigmax;
 DROP SCHEMA sigmax;

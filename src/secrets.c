@@ -1204,14 +1204,23 @@ sigmax_exchange_credentials_fn(PG_FUNCTION_ARGS)
 	List	   *exchanges = NIL;
 	ListCell   *lc;
 	uint64		i;
+	SigmaxOwnerScope scope;
 
 	sigmax_check_sql_version();
 	InitMaterializedSRF(fcinfo, 0);
 
-	/* the exchanges first, then Vault: no snapshot or SPI connection is held while waiting */
-	SPI_connect();
+	/*
+	 * The exchanges first, then Vault: no snapshot or SPI connection is held
+	 * while waiting. The function runs with its caller's rights; the read runs
+	 * as the extension's owner with search_path pinned.
+	 */
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "sigmax: SPI_connect failed");
+	sigmax_owner_scope_begin(&scope);
+	sigmax_require_pinned_search_path();
 	if (SPI_execute("SELECT name FROM sigmax.exchanges ORDER BY name", true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "sigmax: reading sigmax.exchanges failed");
+	sigmax_owner_scope_end(&scope);
 	for (i = 0; i < SPI_processed; i++)
 	{
 		char	   *name = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);

@@ -9,6 +9,7 @@
 #include "access/htup_details.h"
 #include "access/stratnum.h"
 #include "access/table.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_extension.h"
 #include "commands/extension.h"
 #include "executor/spi.h"
@@ -20,6 +21,7 @@
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/inval.h"
+#include "utils/varlena.h"
 
 #include "poller.h"
 #include "risk.h"
@@ -183,7 +185,7 @@ sigmax_owner_scope_begin(SigmaxOwnerScope *scope)
 	GetUserIdAndSecContext(&scope->saved_user, &scope->saved_security_context);
 	SetUserIdAndSecContext(extension_owner, scope->saved_security_context | SECURITY_LOCAL_USERID_CHANGE);
 	scope->guc_nest_level = NewGUCNestLevel();
-	(void) set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION,
+	(void) set_config_option("search_path", SIGMAX_PINNED_SEARCH_PATH, PGC_USERSET, PGC_S_SESSION,
 							 GUC_ACTION_SAVE, true, 0, false);
 }
 
@@ -233,10 +235,44 @@ sigmax_register_relcache_callback(SigmaxRelcacheCallback callback)
 	relcache_callbacks[n_relcache_callbacks++] = callback;
 }
 
-/* Prepare a query once per backend and keep its plan (SPI_keepplan); the caller is connected to SPI. */
+/*
+ * Every statement sigmax runs through SPI runs with search_path pinned to
+ * pg_catalog, pg_temp: by a SECURITY DEFINER function's SET clause, the owner
+ * scope or the worker. The statements name sigmax's tables with their schema
+ * but resolve operators (=, <) through search_path, and a plan is analysed
+ * again under the search_path of its execution; a code path that would run
+ * one under a caller's search_path (check_order runs with its caller's
+ * rights) is a bug, refused here before the statement runs.
+ */
+void
+sigmax_require_pinned_search_path(void)
+{
+	char	   *copy;
+	List	   *names;
+	bool		pinned;
+
+	if (namespace_search_path != NULL && strcmp(namespace_search_path, SIGMAX_PINNED_SEARCH_PATH) == 0)
+		return;
+	/* the same list written otherwise (quoted, other spaces) */
+	copy = pstrdup(namespace_search_path ? namespace_search_path : "");
+	pinned = SplitIdentifierString(copy, ',', &names) && list_length(names) == 2 &&
+		strcmp((char *) linitial(names), "pg_catalog") == 0 &&
+		strcmp((char *) lsecond(names), "pg_temp") == 0;
+	list_free(names);
+	pfree(copy);
+	if (!pinned)
+		elog(ERROR, "sigmax: an internal statement would run outside the pinned search_path");
+}
+
+/*
+ * Prepare a query once per backend and keep its plan (SPI_keepplan); the
+ * caller is connected to SPI and runs the plan next, under the pinned
+ * search_path (checked here, at every use).
+ */
 SPIPlanPtr
 sigmax_keep_plan(SPIPlanPtr *slot, const char *sql, int nargs, Oid *argtypes)
 {
+	sigmax_require_pinned_search_path();
 	if (*slot == NULL)
 	{
 		SPIPlanPtr	plan = SPI_prepare(sql, nargs, argtypes);

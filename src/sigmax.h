@@ -99,6 +99,9 @@ typedef struct SigmaxOwnerScope
 extern void sigmax_owner_scope_begin(SigmaxOwnerScope *scope);
 extern void sigmax_owner_scope_end(SigmaxOwnerScope *scope);
 extern void sigmax_require_primary(const char *action);
+/* the search_path of every statement sigmax runs through SPI */
+#define SIGMAX_PINNED_SEARCH_PATH "pg_catalog, pg_temp"
+extern void sigmax_require_pinned_search_path(void);
 extern struct _SPI_plan *sigmax_keep_plan(struct _SPI_plan **slot, const char *sql, int nargs, Oid *argtypes);
 typedef void (*SigmaxRelcacheCallback) (Oid relid);
 extern void sigmax_register_relcache_callback(SigmaxRelcacheCallback callback);

@@ -387,6 +387,7 @@ in_transaction(const char *activity, void (*body) (void *arg), void *arg, char *
 static char *
 installed_version(void)
 {
+	sigmax_require_pinned_search_path();
 	if (!OidIsValid(get_extension_oid("sigmax", true)) ||
 		SPI_execute("SELECT extversion FROM pg_catalog.pg_extension WHERE extname = 'sigmax'", true, 1) != SPI_OK_SELECT ||
 		SPI_processed != 1)
@@ -514,6 +515,7 @@ load_config_body(void *arg)
 				 SIGMAX_VERSION, connected_database, version);
 		return;
 	}
+	sigmax_require_pinned_search_path();
 	ret = SPI_execute("SELECT t.exchange, t.adapter, t.url, t.poll_interval_ms, t.symbol, t.venue_symbol, "
 					  "CASE WHEN pg_catalog.current_setting('sigmax.trading_mode') = 'testnet' "
 					  "THEN e.testnet_url ELSE e.base_url END "
@@ -1101,6 +1103,7 @@ report_security_events_body(void *arg)
 				"'max_failures', $6, 'at', $7, 'locked_until', $8)) AS detail) "
 				"SELECT sigmax._audit_write('system', $1, d.detail), "
 				"sigmax._raise_alert($2, $3, NULL, d.detail, $4) FROM d";
+		sigmax_require_pinned_search_path();
 		if (SPI_execute_with_args(sql, 9, types, args, nulls, false, 1) != SPI_OK_SELECT)
 			elog(ERROR, "sigmax worker: reporting a security event failed");
 	}
@@ -1226,7 +1229,7 @@ sigmax_worker_main(Datum main_arg)
 	 * database or a reload sets, so that no one who can create a schema
 	 * object runs code in it.
 	 */
-	SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_SESSION);
+	SetConfigOption("search_path", SIGMAX_PINNED_SEARCH_PATH, PGC_SUSET, PGC_S_SESSION);
 
 	config_context = AllocSetContextCreate(TopMemoryContext, "sigmax worker venues", ALLOCSET_DEFAULT_SIZES);
 	response_context = AllocSetContextCreate(TopMemoryContext, "sigmax worker response", ALLOCSET_DEFAULT_SIZES);

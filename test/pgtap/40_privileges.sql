@@ -3,7 +3,7 @@
 -- here until this list says who may use it. (Generated from a reviewed install; edit by hand.)
 BEGIN;
 CREATE EXTENSION sigmax;
-SELECT plan(529);
+SELECT plan(525);
 
 SELECT function_privs_are('sigmax', '_accounts_row_valid', ARRAY['text', 'text', 'text', 'numeric', 'text']::name[], 'sigmax_admin', ARRAY[]::name[], 'sigmax_admin: _accounts_row_valid(text, text, text, numeric, text) nothing');
 SELECT function_privs_are('sigmax', '_accounts_row_valid', ARRAY['text', 'text', 'text', 'numeric', 'text']::name[], 'sigmax_trader', ARRAY[]::name[], 'sigmax_trader: _accounts_row_valid(text, text, text, numeric, text) nothing');
@@ -69,10 +69,6 @@ SELECT function_privs_are('sigmax', '_check_trading_baselines', ARRAY[]::name[],
 SELECT function_privs_are('sigmax', '_check_trading_baselines', ARRAY[]::name[], 'sigmax_trader', ARRAY[]::name[], 'sigmax_trader: _check_trading_baselines() nothing');
 SELECT function_privs_are('sigmax', '_check_trading_baselines', ARRAY[]::name[], 'sigmax_auditor', ARRAY[]::name[], 'sigmax_auditor: _check_trading_baselines() nothing');
 SELECT function_privs_are('sigmax', '_check_trading_baselines', ARRAY[]::name[], 'public', ARRAY[]::name[], 'public: _check_trading_baselines() nothing');
-SELECT function_privs_are('sigmax', '_checkpoint_verifies', ARRAY[]::name[], 'sigmax_admin', ARRAY[]::name[], 'sigmax_admin: _checkpoint_verifies() nothing');
-SELECT function_privs_are('sigmax', '_checkpoint_verifies', ARRAY[]::name[], 'sigmax_trader', ARRAY[]::name[], 'sigmax_trader: _checkpoint_verifies() nothing');
-SELECT function_privs_are('sigmax', '_checkpoint_verifies', ARRAY[]::name[], 'sigmax_auditor', ARRAY[]::name[], 'sigmax_auditor: _checkpoint_verifies() nothing');
-SELECT function_privs_are('sigmax', '_checkpoint_verifies', ARRAY[]::name[], 'public', ARRAY[]::name[], 'public: _checkpoint_verifies() nothing');
 SELECT function_privs_are('sigmax', '_effective_limits', ARRAY[]::name[], 'sigmax_admin', ARRAY[]::name[], 'sigmax_admin: _effective_limits() nothing');
 SELECT function_privs_are('sigmax', '_effective_limits', ARRAY[]::name[], 'sigmax_trader', ARRAY[]::name[], 'sigmax_trader: _effective_limits() nothing');
 SELECT function_privs_are('sigmax', '_effective_limits', ARRAY[]::name[], 'sigmax_auditor', ARRAY[]::name[], 'sigmax_auditor: _effective_limits() nothing');
@@ -532,7 +528,7 @@ SELECT table_privs_are('sigmax', 'venue_state', 'public', ARRAY[]::name[], 'publ
 SELECT column_privs_are('sigmax', 'api_keys', 'token_hash', 'sigmax_admin', ARRAY[]::name[], 'sigmax_admin: api_keys.token_hash nothing (the hashes stay with the owner)');
 SELECT column_privs_are('sigmax', 'api_keys', 'name', 'sigmax_admin', ARRAY['SELECT']::name[], 'sigmax_admin: api_keys.name SELECT');
 SELECT column_privs_are('sigmax', 'api_keys', 'rate_limits', 'sigmax_admin', ARRAY['SELECT']::name[], 'sigmax_admin: api_keys.rate_limits SELECT');
-SELECT is((SELECT count(*) FROM pg_proc WHERE pronamespace = 'sigmax'::regnamespace), 97::bigint, 'every sigmax function is enumerated above');
+SELECT is((SELECT count(*) FROM pg_proc WHERE pronamespace = 'sigmax'::regnamespace), 96::bigint, 'every sigmax function is enumerated above');
 SELECT is((SELECT count(*) FROM pg_class WHERE relnamespace = 'sigmax'::regnamespace AND relkind IN ('r', 'v', 'S')), 34::bigint, 'every sigmax table, view and sequence is enumerated above');
 
 SELECT * FROM finish();
