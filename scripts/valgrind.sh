@@ -33,9 +33,10 @@ as_pg valgrind --tool=memcheck --error-exitcode=42 --leak-check=no --track-origi
 	-c sigmax.vault_addr=http://127.0.0.1:9 -c sigmax.vault_token_file="$work/vault-token" \
 	-c max_stack_depth=7MB postgres <"$work/workload.sql" >"$work/output.txt" 2>&1 || rc=$?
 errors=$(awk '/ERROR SUMMARY:/ { print $4 }' "$work/valgrind.log" | tail -n 1)
-# Exactly six statements of the workload must fail: a row its CHECK refuses, and at the end
-# refused payloads, malformed orders and a malformed API token.
-expected_errors=6
+# Exactly seven statements of the workload must fail: a row its CHECK refuses, and at the
+# end an internal statement under another search_path, refused payloads, malformed orders
+# and a malformed API token.
+expected_errors=7
 got_errors=$(grep -c 'ERROR:' "$work/output.txt" || true)
 if [ "$rc" -ne 0 ] || [ "${errors:-1}" != 0 ]; then
 	cat "$work/valgrind.log" >&2

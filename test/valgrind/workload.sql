@@ -190,6 +190,18 @@ SELECT count(*) >= 0 FROM sigmax.worker_status();
 
 SELECT state IS NOT NULL FROM sigmax.worker_state();
 
+SELECT count(*) > 0 FROM sigmax.status;
+
+SET search_path = "pg_catalog",pg_temp;
+
+SELECT sigmax._audit_write('system', 'valgrind.pinned', '{}') > 0;
+
+SET search_path = public, pg_catalog;
+
+SELECT sigmax._audit_write('system', 'valgrind.unpinned', '{}');
+
+RESET search_path;
+
 SELECT * FROM sigmax.submit_order(1, 'BTC/USDT', 'buy', 'NaN');
 
 SELECT * FROM sigmax.submit_order(1, repeat('A', 1000000), 'buy', 1);
