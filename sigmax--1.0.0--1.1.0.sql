@@ -1797,8 +1797,13 @@ COMMENT ON FUNCTION sigmax._cached_table_changed() IS
 
 REVOKE ALL ON FUNCTION sigmax._cached_table_changed() FROM PUBLIC;
 
+-- Per row, and TRUNCATE per statement: logical replication's apply fires row triggers only.
 CREATE TRIGGER instruments_cached
-AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON sigmax.instruments
+AFTER INSERT OR UPDATE OR DELETE ON sigmax.instruments
+FOR EACH ROW EXECUTE FUNCTION sigmax._cached_table_changed();
+
+CREATE TRIGGER instruments_cached_truncate
+AFTER TRUNCATE ON sigmax.instruments
 FOR EACH STATEMENT EXECUTE FUNCTION sigmax._cached_table_changed();
 
 -- record_venue_error's INSERT ... ON CONFLICT DO UPDATE fires statement-level INSERT
@@ -1820,20 +1825,52 @@ FOR EACH STATEMENT EXECUTE FUNCTION sigmax._cached_table_changed();
 -- The limits cache (src/limits.c) was dropped only by set_limits and approvals, through
 -- sigmax._limits_changed(): any write to sigmax.risk_limits now drops it, a direct one too.
 CREATE TRIGGER risk_limits_cached
-AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON sigmax.risk_limits
+AFTER INSERT OR UPDATE OR DELETE ON sigmax.risk_limits
+FOR EACH ROW EXECUTE FUNCTION sigmax._cached_table_changed();
+CREATE TRIGGER risk_limits_cached_truncate
+AFTER TRUNCATE ON sigmax.risk_limits
 FOR EACH STATEMENT EXECUTE FUNCTION sigmax._cached_table_changed();
 DROP FUNCTION sigmax._limits_changed();
 
--- also under session_replication_role = replica: logical replication's apply, bulk loads
+-- The poller's reload triggers of 1.0.0 were per statement, which logical replication's
+-- apply does not fire: per row now, and TRUNCATE per statement.
+DROP TRIGGER poller_config_changed ON sigmax.exchanges;
+DROP TRIGGER poller_config_changed ON sigmax.price_feeds;
+DROP TRIGGER poller_config_changed ON sigmax.instruments;
+CREATE TRIGGER poller_config_changed AFTER INSERT OR UPDATE OR DELETE ON sigmax.exchanges
+	FOR EACH ROW EXECUTE FUNCTION sigmax._poller_config_changed();
+CREATE TRIGGER poller_config_changed_truncate AFTER TRUNCATE ON sigmax.exchanges
+	FOR EACH STATEMENT EXECUTE FUNCTION sigmax._poller_config_changed();
+CREATE TRIGGER poller_config_changed AFTER INSERT OR UPDATE OR DELETE ON sigmax.price_feeds
+	FOR EACH ROW EXECUTE FUNCTION sigmax._poller_config_changed();
+CREATE TRIGGER poller_config_changed_truncate AFTER TRUNCATE ON sigmax.price_feeds
+	FOR EACH STATEMENT EXECUTE FUNCTION sigmax._poller_config_changed();
+CREATE TRIGGER poller_config_changed AFTER INSERT OR UPDATE OR DELETE ON sigmax.instruments
+	FOR EACH ROW EXECUTE FUNCTION sigmax._poller_config_changed();
+CREATE TRIGGER poller_config_changed_truncate AFTER TRUNCATE ON sigmax.instruments
+	FOR EACH STATEMENT EXECUTE FUNCTION sigmax._poller_config_changed();
+
+-- The caches and the poller hear of writes also under session_replication_role = replica:
+-- logical replication's apply (which fires row triggers, and statement triggers for
+-- TRUNCATE), bulk loads.
 ALTER TABLE sigmax.risk_limits ENABLE ALWAYS TRIGGER risk_limits_cached;
+ALTER TABLE sigmax.risk_limits ENABLE ALWAYS TRIGGER risk_limits_cached_truncate;
 ALTER TABLE sigmax.instruments ENABLE ALWAYS TRIGGER instruments_cached;
+ALTER TABLE sigmax.instruments ENABLE ALWAYS TRIGGER instruments_cached_truncate;
 ALTER TABLE sigmax.venue_state ENABLE ALWAYS TRIGGER venue_state_cached;
 ALTER TABLE sigmax.venue_state ENABLE ALWAYS TRIGGER venue_state_cached_state;
 ALTER TABLE sigmax.venue_state ENABLE ALWAYS TRIGGER venue_state_cached_truncate;
--- and the poller reloads what it polls after such a write, as after any other
 ALTER TABLE sigmax.exchanges ENABLE ALWAYS TRIGGER poller_config_changed;
+ALTER TABLE sigmax.exchanges ENABLE ALWAYS TRIGGER poller_config_changed_truncate;
 ALTER TABLE sigmax.price_feeds ENABLE ALWAYS TRIGGER poller_config_changed;
+ALTER TABLE sigmax.price_feeds ENABLE ALWAYS TRIGGER poller_config_changed_truncate;
 ALTER TABLE sigmax.instruments ENABLE ALWAYS TRIGGER poller_config_changed;
+ALTER TABLE sigmax.instruments ENABLE ALWAYS TRIGGER poller_config_changed_truncate;
+
+-- Tables without a primary key are published with their whole row as the replica
+-- identity: an UPDATE or DELETE of a published table without one fails on the publisher.
+ALTER TABLE sigmax.risk_limits REPLICA IDENTITY FULL;
+ALTER TABLE sigmax.venue_errors REPLICA IDENTITY FULL;
 
 -- The ledger refuses UPDATE, DELETE and TRUNCATE also under session_replication_role =
 -- replica, which skips ordinary triggers: a superuser must now disable the triggers (DDL,

@@ -737,9 +737,9 @@ sigmax_audit_proof(PG_FUNCTION_ARGS)
 PG_FUNCTION_INFO_V1(sigmax_checkpoint_verifies);
 
 /*
- * sigmax._checkpoint_verifies(): whether the latest checkpoint's digest and
- * signature verify (NULL when there is none): the cheap half of audit_verify,
- * for sigmax.status.
+ * sigmax.audit_checkpoint_verifies(): whether the latest checkpoint's digest
+ * and signature verify (NULL when there is none): the cheap half of
+ * audit_verify, for sigmax.status.
  */
 Datum
 sigmax_checkpoint_verifies(PG_FUNCTION_ARGS)
@@ -747,6 +747,7 @@ sigmax_checkpoint_verifies(PG_FUNCTION_ARGS)
 	Checkpoint *cp;
 	bool		ok;
 
+	sigmax_check_sql_version();
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "sigmax: SPI_connect failed");
 	cp = checkpoint_load(0);

@@ -261,7 +261,10 @@ sigmax_require_pinned_search_path(void)
 	list_free(names);
 	pfree(copy);
 	if (!pinned)
-		elog(ERROR, "sigmax: an internal statement would run outside the pinned search_path");
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg_internal("sigmax: an internal statement would run outside the pinned search_path"),
+				 errdetail_internal("search_path is \"%s\".", namespace_search_path ? namespace_search_path : "")));
 }
 
 /*

@@ -1148,6 +1148,7 @@ housekeeping_body(void *arg)
 	if (version == NULL || strcmp(version, SIGMAX_VERSION) != 0)
 		return;
 	/* never wait long on a lock (a session idle in its transaction): polling waits meanwhile */
+	sigmax_require_pinned_search_path();
 	if (SPI_execute("SET LOCAL lock_timeout = '2s'", false, 0) != SPI_OK_UTILITY)
 		elog(ERROR, "sigmax worker: setting lock_timeout failed");
 	if (SPI_execute(st->sql, false, 1) != SPI_OK_SELECT)
