@@ -58,6 +58,21 @@ SELECT 5, 'ledger', 'last checkpoint',
        (SELECT max(c.id) FROM sigmax.audit_checkpoints c), NULL,
        (SELECT 'taken ' || round(extract(epoch FROM now() - max(c.created_at))::numeric) || ' s ago'
           FROM sigmax.audit_checkpoints c)
+UNION ALL
+-- the ledger's refusals and the caches' and poller's triggers fire also under
+-- session_replication_role = replica (ENABLE ALWAYS), the chain and insert guards
+-- as usual (ENABLE): a data-only pg_restore --disable-triggers, or an ALTER TABLE,
+-- leaves them otherwise
+SELECT 6, 'triggers', 'modes', CASE WHEN count(*) = 0 THEN 'as installed' ELSE 'CHANGED' END,
+       count(*), NULL,
+       coalesce(string_agg(c.relname || '.' || t.tgname || ' is ' ||
+                           CASE t.tgenabled WHEN 'D' THEN 'disabled' WHEN 'O' THEN 'ENABLE'
+                                WHEN 'R' THEN 'ENABLE REPLICA' ELSE 'ENABLE ALWAYS' END,
+                           ', ' ORDER BY c.relname, t.tgname), 'none changed') COLLATE "default"
+  FROM pg_catalog.pg_trigger t JOIN pg_catalog.pg_class c ON c.oid = t.tgrelid
+ WHERE c.relnamespace = 'sigmax'::regnamespace AND NOT t.tgisinternal
+   AND t.tgenabled <> CASE WHEN t.tgname IN ('audit_log_append', 'audit_checkpoints_insert_guard',
+                                             'audit_checkpoint_streams_insert_guard') THEN 'O' ELSE 'A' END
 ) s
 ORDER BY sort, name;
 

@@ -15,6 +15,14 @@ SELECT checkpoint_id FROM sigmax.audit_checkpoint();
 SELECT section, state, value FROM sigmax.status WHERE section IN ('ledger', 'alerts');
 SELECT section, name, state, value < 60 AS fresh FROM sigmax.status WHERE section = 'venue';
 
+-- triggers whose mode changed (as a data-only pg_restore --disable-triggers leaves them) show
+ALTER TABLE sigmax.audit_log ENABLE TRIGGER audit_log_immutable;
+ALTER TABLE sigmax.instruments DISABLE TRIGGER instruments_cached;
+SELECT state, value, detail FROM sigmax.status WHERE section = 'triggers';
+ALTER TABLE sigmax.audit_log ENABLE ALWAYS TRIGGER audit_log_immutable;
+ALTER TABLE sigmax.instruments ENABLE ALWAYS TRIGGER instruments_cached;
+SELECT state, value, detail FROM sigmax.status WHERE section = 'triggers';
+
 -- the exposition format: every family has HELP and TYPE; the values that do not depend on time
 SELECT count(*) FILTER (WHERE l LIKE '# HELP %') AS help_lines,
        count(*) FILTER (WHERE l LIKE '# TYPE %') AS type_lines,

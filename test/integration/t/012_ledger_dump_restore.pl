@@ -76,5 +76,17 @@ is($node->safe_psql('restored', q{SELECT sigmax.audit_append('note', '{"after": 
 is($node->safe_psql('restored', 'SELECT checkpoint_id FROM sigmax.audit_checkpoint()'), '2',
 	'and so do the checkpoints');
 is($node->safe_psql('restored', 'SELECT count(*) FROM sigmax.audit_verify()'), '0', 'still intact');
+is($node->safe_psql('restored', q{SELECT state FROM sigmax.status WHERE section = 'triggers'}), 'as installed',
+	'the triggers keep their modes (ENABLE ALWAYS from CREATE EXTENSION)');
+
+# A data-only restore with --disable-triggers ends each table with ENABLE TRIGGER ALL,
+# which makes the ENABLE ALWAYS triggers ordinary ones: sigmax.status shows it.
+$node->safe_psql('postgres', 'CREATE DATABASE data_only');
+$node->safe_psql('data_only', 'CREATE EXTENSION sigmax');
+IPC::Run::run([ 'pg_restore', '--data-only', '--disable-triggers', '-t', 'audit_log', '-t', 'instruments',
+		'-d', $node->connstr('data_only'), $dump ], '>', \$out, '2>', \$err);
+like($node->safe_psql('data_only', q{SELECT state || ': ' || detail FROM sigmax.status WHERE section = 'triggers'}),
+	qr/^CHANGED: .*audit_log\.audit_log_immutable is ENABLE.*instruments\.instruments_cached is ENABLE/,
+	'a data-only restore with --disable-triggers: sigmax.status names the triggers whose mode changed');
 
 done_testing();
