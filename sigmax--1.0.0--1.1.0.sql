@@ -59,20 +59,45 @@ SELECT 5, 'ledger', 'last checkpoint',
        (SELECT 'taken ' || round(extract(epoch FROM now() - max(c.created_at))::numeric) || ' s ago'
           FROM sigmax.audit_checkpoints c)
 UNION ALL
--- the ledger's refusals and the caches' and poller's triggers fire also under
--- session_replication_role = replica (ENABLE ALWAYS), the chain and insert guards
--- as usual (ENABLE): a data-only pg_restore --disable-triggers, or an ALTER TABLE,
--- leaves them otherwise
+-- sigmax's own triggers as installed: the ledger's refusals and the caches' and poller's
+-- triggers fire also under session_replication_role = replica (ENABLE ALWAYS), the chain
+-- and insert guards as usual (ENABLE). A data-only pg_restore --disable-triggers, an
+-- ALTER TABLE or a DROP TRIGGER leaves them otherwise; triggers of one's own are not shown.
 SELECT 6, 'triggers', 'modes', CASE WHEN count(*) = 0 THEN 'as installed' ELSE 'CHANGED' END,
        count(*), NULL,
-       coalesce(string_agg(c.relname || '.' || t.tgname || ' is ' ||
-                           CASE t.tgenabled WHEN 'D' THEN 'disabled' WHEN 'O' THEN 'ENABLE'
-                                WHEN 'R' THEN 'ENABLE REPLICA' ELSE 'ENABLE ALWAYS' END,
-                           ', ' ORDER BY c.relname, t.tgname), 'none changed') COLLATE "default"
-  FROM pg_catalog.pg_trigger t JOIN pg_catalog.pg_class c ON c.oid = t.tgrelid
- WHERE c.relnamespace = 'sigmax'::regnamespace AND NOT t.tgisinternal
-   AND t.tgenabled <> CASE WHEN t.tgname IN ('audit_log_append', 'audit_checkpoints_insert_guard',
-                                             'audit_checkpoint_streams_insert_guard') THEN 'O' ELSE 'A' END
+       coalesce(string_agg(e.rel || '.' || e.trigger || ' is ' ||
+                           CASE WHEN t.tgenabled IS NULL THEN 'missing'
+                                WHEN (t.tgtype & 1 = 1) <> e.per_row
+                                THEN CASE WHEN e.per_row THEN 'per statement' ELSE 'per row' END
+                                WHEN t.tgenabled = 'D' THEN 'disabled' WHEN t.tgenabled = 'O' THEN 'ENABLE'
+                                WHEN t.tgenabled = 'R' THEN 'ENABLE REPLICA' ELSE 'ENABLE ALWAYS' END,
+                           ', ' ORDER BY e.rel, e.trigger), 'none changed') COLLATE "default"
+  FROM (VALUES ('audit_log', 'audit_log_append', 'O', true),
+               ('audit_log', 'audit_log_immutable', 'A', true),
+               ('audit_log', 'audit_log_no_truncate', 'A', false),
+               ('audit_checkpoints', 'audit_checkpoints_insert_guard', 'O', true),
+               ('audit_checkpoints', 'audit_checkpoints_immutable', 'A', true),
+               ('audit_checkpoints', 'audit_checkpoints_no_truncate', 'A', false),
+               ('audit_checkpoint_streams', 'audit_checkpoint_streams_insert_guard', 'O', true),
+               ('audit_checkpoint_streams', 'audit_checkpoint_streams_immutable', 'A', true),
+               ('audit_checkpoint_streams', 'audit_checkpoint_streams_no_truncate', 'A', false),
+               ('instruments', 'instruments_cached', 'A', true),
+               ('instruments', 'instruments_cached_truncate', 'A', false),
+               ('instruments', 'poller_config_changed', 'A', true),
+               ('instruments', 'poller_config_changed_truncate', 'A', false),
+               ('risk_limits', 'risk_limits_cached', 'A', true),
+               ('risk_limits', 'risk_limits_cached_truncate', 'A', false),
+               ('venue_state', 'venue_state_cached', 'A', true),
+               ('venue_state', 'venue_state_cached_state', 'A', true),
+               ('venue_state', 'venue_state_cached_truncate', 'A', false),
+               ('exchanges', 'poller_config_changed', 'A', true),
+               ('exchanges', 'poller_config_changed_truncate', 'A', false),
+               ('price_feeds', 'poller_config_changed', 'A', true),
+               ('price_feeds', 'poller_config_changed_truncate', 'A', false)) e(rel, trigger, mode, per_row)
+  LEFT JOIN (pg_catalog.pg_trigger t JOIN pg_catalog.pg_class c
+               ON c.oid = t.tgrelid AND c.relnamespace = 'sigmax'::regnamespace)
+    ON c.relname = e.rel AND t.tgname = e.trigger
+ WHERE t.tgenabled IS NULL OR t.tgenabled <> e.mode OR (t.tgtype & 1 = 1) <> e.per_row
 ) s
 ORDER BY sort, name;
 

@@ -22,6 +22,23 @@ SELECT state, value, detail FROM sigmax.status WHERE section = 'triggers';
 ALTER TABLE sigmax.audit_log ENABLE ALWAYS TRIGGER audit_log_immutable;
 ALTER TABLE sigmax.instruments ENABLE ALWAYS TRIGGER instruments_cached;
 SELECT state, value, detail FROM sigmax.status WHERE section = 'triggers';
+-- a trigger dropped, or made again per statement, shows too; a trigger of one's own does not
+DROP TRIGGER risk_limits_cached ON sigmax.risk_limits;
+DROP TRIGGER instruments_cached ON sigmax.instruments;
+CREATE TRIGGER instruments_cached AFTER INSERT OR UPDATE OR DELETE ON sigmax.instruments
+	FOR EACH STATEMENT EXECUTE FUNCTION sigmax._cached_table_changed();
+ALTER TABLE sigmax.instruments ENABLE ALWAYS TRIGGER instruments_cached;
+CREATE TRIGGER my_own AFTER INSERT ON sigmax.instruments FOR EACH ROW EXECUTE FUNCTION sigmax._cached_table_changed();
+SELECT state, value, detail FROM sigmax.status WHERE section = 'triggers';
+DROP TRIGGER my_own ON sigmax.instruments;
+DROP TRIGGER instruments_cached ON sigmax.instruments;
+CREATE TRIGGER instruments_cached AFTER INSERT OR UPDATE OR DELETE ON sigmax.instruments
+	FOR EACH ROW EXECUTE FUNCTION sigmax._cached_table_changed();
+ALTER TABLE sigmax.instruments ENABLE ALWAYS TRIGGER instruments_cached;
+CREATE TRIGGER risk_limits_cached AFTER INSERT OR UPDATE OR DELETE ON sigmax.risk_limits
+	FOR EACH ROW EXECUTE FUNCTION sigmax._cached_table_changed();
+ALTER TABLE sigmax.risk_limits ENABLE ALWAYS TRIGGER risk_limits_cached;
+SELECT state, value, detail FROM sigmax.status WHERE section = 'triggers';
 
 -- the exposition format: every family has HELP and TYPE; the values that do not depend on time
 SELECT count(*) FILTER (WHERE l LIKE '# HELP %') AS help_lines,

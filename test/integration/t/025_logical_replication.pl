@@ -2,7 +2,8 @@
 # apply worker runs under session_replication_role = replica and fires row triggers only
 # (statement triggers only for TRUNCATE): the subscriber's cached instruments and limits
 # and its poller must hear of every replicated change, and the publisher must be able to
-# update a published table that has no primary key (sigmax.risk_limits).
+# update a published table that has no primary key (sigmax.risk_limits, its default row
+# published, as docs/operations.md advises).
 use strict;
 use warnings;
 
@@ -23,7 +24,8 @@ sub replicated { $publisher->wait_for_catchup('sigmax_config'); }
 my $closed_port = PostgreSQL::Test::Cluster::get_free_port();
 
 on_publisher(q{CREATE PUBLICATION sigmax_config
-	FOR TABLE sigmax.exchanges, sigmax.price_feeds, sigmax.instruments, sigmax.risk_limits});
+	FOR TABLE sigmax.exchanges, sigmax.price_feeds, sigmax.instruments,
+	          sigmax.risk_limits WHERE (account_id IS NULL)});
 my $connstr = $publisher->connstr . ' dbname=sigmax';
 on_subscriber(qq{CREATE SUBSCRIPTION sigmax_config CONNECTION '$connstr' PUBLICATION sigmax_config
 	WITH (copy_data = false)});
@@ -66,6 +68,10 @@ is(check(), 'rejected MAX_ORDER_QTY',
 on_publisher(q{SELECT sigmax.set_limits(NULL, '{"max_order_qty": null}')});
 replicated();
 is(check(), 'filled -', 'and its undoing');
+on_publisher(q{SELECT sigmax.create_account('publisher desk', 100000);
+	SELECT sigmax.set_limits(1, '{"max_order_qty": 0.001}')});
+replicated();
+is(check(), 'filled -', "the publisher's limits of its account 1 do not reach the subscriber's account 1");
 $trader->quit;
 
 ok($subscriber->poll_query_until('sigmax',
