@@ -15,14 +15,16 @@ SELECT checkpoint_id FROM sigmax.audit_checkpoint();
 SELECT section, state, value FROM sigmax.status WHERE section IN ('ledger', 'alerts');
 SELECT section, name, state, value < 60 AS fresh FROM sigmax.status WHERE section = 'venue';
 
--- triggers whose mode changed (as a data-only pg_restore --disable-triggers leaves them) show
+-- triggers whose mode changed (as a data-only pg_restore --disable-triggers leaves them)
+-- show; each change is rolled back (DDL is transactional)
+BEGIN;
 ALTER TABLE sigmax.audit_log ENABLE TRIGGER audit_log_immutable;
 ALTER TABLE sigmax.instruments DISABLE TRIGGER instruments_cached;
 SELECT state, value, detail FROM sigmax.status WHERE section = 'triggers';
-ALTER TABLE sigmax.audit_log ENABLE ALWAYS TRIGGER audit_log_immutable;
-ALTER TABLE sigmax.instruments ENABLE ALWAYS TRIGGER instruments_cached;
+ROLLBACK;
 SELECT state, value, detail FROM sigmax.status WHERE section = 'triggers';
 -- a trigger dropped, or made again per statement, shows too; a trigger of one's own does not
+BEGIN;
 DROP TRIGGER risk_limits_cached ON sigmax.risk_limits;
 DROP TRIGGER instruments_cached ON sigmax.instruments;
 CREATE TRIGGER instruments_cached AFTER INSERT OR UPDATE OR DELETE ON sigmax.instruments
@@ -30,14 +32,7 @@ CREATE TRIGGER instruments_cached AFTER INSERT OR UPDATE OR DELETE ON sigmax.ins
 ALTER TABLE sigmax.instruments ENABLE ALWAYS TRIGGER instruments_cached;
 CREATE TRIGGER my_own AFTER INSERT ON sigmax.instruments FOR EACH ROW EXECUTE FUNCTION sigmax._cached_table_changed();
 SELECT state, value, detail FROM sigmax.status WHERE section = 'triggers';
-DROP TRIGGER my_own ON sigmax.instruments;
-DROP TRIGGER instruments_cached ON sigmax.instruments;
-CREATE TRIGGER instruments_cached AFTER INSERT OR UPDATE OR DELETE ON sigmax.instruments
-	FOR EACH ROW EXECUTE FUNCTION sigmax._cached_table_changed();
-ALTER TABLE sigmax.instruments ENABLE ALWAYS TRIGGER instruments_cached;
-CREATE TRIGGER risk_limits_cached AFTER INSERT OR UPDATE OR DELETE ON sigmax.risk_limits
-	FOR EACH ROW EXECUTE FUNCTION sigmax._cached_table_changed();
-ALTER TABLE sigmax.risk_limits ENABLE ALWAYS TRIGGER risk_limits_cached;
+ROLLBACK;
 SELECT state, value, detail FROM sigmax.status WHERE section = 'triggers';
 
 -- the exposition format: every family has HELP and TYPE; the values that do not depend on time

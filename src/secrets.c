@@ -1217,7 +1217,6 @@ sigmax_exchange_credentials_fn(PG_FUNCTION_ARGS)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "sigmax: SPI_connect failed");
 	sigmax_owner_scope_begin(&scope);
-	sigmax_require_pinned_search_path();
 	if (SPI_execute("SELECT name FROM sigmax.exchanges ORDER BY name", true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "sigmax: reading sigmax.exchanges failed");
 	sigmax_owner_scope_end(&scope);

@@ -247,7 +247,6 @@ load_global_state(void)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "sigmax: SPI_connect failed");
 	sigmax_owner_scope_begin(&scope);
-	sigmax_require_pinned_search_path();
 	rc = SPI_execute("SELECT state FROM sigmax.global_state", true, 1);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "sigmax: reading sigmax.global_state failed");

@@ -153,7 +153,7 @@ sigmax_check_sql_version(void)
 		return;
 	}
 
-	if (installed != NULL && strcmp(installed, SIGMAX_VERSION) != 0)
+	if (strcmp(installed, SIGMAX_VERSION) != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("the sigmax library is version %s but this database's sigmax objects are version %s",

@@ -350,7 +350,8 @@ take_error(char *buf, size_t len)
  * Run body in a transaction of its own, connected to SPI, with the activity
  * shown in pg_stat_activity. An error aborts only this transaction: false,
  * with its message in error. Every transaction of the poller goes through
- * here.
+ * here, and so every statement it runs: the search_path it pinned at start
+ * is checked once for them.
  */
 static bool
 in_transaction(const char *activity, void (*body) (void *arg), void *arg, char *error, size_t error_len)
@@ -363,6 +364,7 @@ in_transaction(const char *activity, void (*body) (void *arg), void *arg, char *
 	PG_TRY();
 	{
 		SPI_connect();
+		sigmax_require_pinned_search_path();
 		PushActiveSnapshot(GetTransactionSnapshot());
 		pgstat_report_activity(STATE_RUNNING, activity);
 		body(arg);
@@ -387,7 +389,6 @@ in_transaction(const char *activity, void (*body) (void *arg), void *arg, char *
 static char *
 installed_version(void)
 {
-	sigmax_require_pinned_search_path();
 	if (!OidIsValid(get_extension_oid("sigmax", true)) ||
 		SPI_execute("SELECT extversion FROM pg_catalog.pg_extension WHERE extname = 'sigmax'", true, 1) != SPI_OK_SELECT ||
 		SPI_processed != 1)
@@ -515,7 +516,6 @@ load_config_body(void *arg)
 				 SIGMAX_VERSION, connected_database, version);
 		return;
 	}
-	sigmax_require_pinned_search_path();
 	ret = SPI_execute("SELECT t.exchange, t.adapter, t.url, t.poll_interval_ms, t.symbol, t.venue_symbol, "
 					  "CASE WHEN pg_catalog.current_setting('sigmax.trading_mode') = 'testnet' "
 					  "THEN e.testnet_url ELSE e.base_url END "
@@ -1103,7 +1103,6 @@ report_security_events_body(void *arg)
 				"'max_failures', $6, 'at', $7, 'locked_until', $8)) AS detail) "
 				"SELECT sigmax._audit_write('system', $1, d.detail), "
 				"sigmax._raise_alert($2, $3, NULL, d.detail, $4) FROM d";
-		sigmax_require_pinned_search_path();
 		if (SPI_execute_with_args(sql, 9, types, args, nulls, false, 1) != SPI_OK_SELECT)
 			elog(ERROR, "sigmax worker: reporting a security event failed");
 	}
@@ -1148,7 +1147,6 @@ housekeeping_body(void *arg)
 	if (version == NULL || strcmp(version, SIGMAX_VERSION) != 0)
 		return;
 	/* never wait long on a lock (a session idle in its transaction): polling waits meanwhile */
-	sigmax_require_pinned_search_path();
 	if (SPI_execute("SET LOCAL lock_timeout = '2s'", false, 0) != SPI_OK_UTILITY)
 		elog(ERROR, "sigmax worker: setting lock_timeout failed");
 	if (SPI_execute(st->sql, false, 1) != SPI_OK_SELECT)
